@@ -1,0 +1,6 @@
+namespace Heorot.Bench;
+
+internal static class Program
+{
+    public static int Main() => 0;
+}
