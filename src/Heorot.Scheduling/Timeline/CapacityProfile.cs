@@ -1,0 +1,213 @@
+namespace Heorot.Scheduling.Timeline;
+
+/// <summary>
+/// A step function of free capacity over time for one pool of interchangeable units (processors, cores of a
+/// node): the Gantt row of a counted resource. Segment <c>i</c> covers <c>[times[i], times[i+1])</c>; the last
+/// segment extends to infinity. Adjacent segments with the same value are merged, so the size stays
+/// proportional to the number of distinct reservation ends in the future.
+/// </summary>
+/// <remarks>Not thread-safe: one scheduling pass owns a profile.</remarks>
+public sealed class CapacityProfile
+{
+    /// <summary>A time later than any reservation: "never".</summary>
+    public const long Never = long.MaxValue;
+
+    private long[] _times;
+    private int[] _free;
+    private int _head;
+    private int _count;
+
+    public CapacityProfile(int capacity, long origin = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(capacity);
+        Capacity = capacity;
+        _times = new long[16];
+        _free = new int[16];
+        _times[0] = origin;
+        _free[0] = capacity;
+        _count = 1;
+    }
+
+    public int Capacity { get; }
+
+    /// <summary>Number of live segments (a measure of the profile's size).</summary>
+    public int Segments => _count - _head;
+
+    /// <summary>Drops the segments that ended at or before <paramref name="now"/>; they can no longer matter.</summary>
+    public void Archive(long now)
+    {
+        while (_head + 1 < _count && _times[_head + 1] <= now)
+        {
+            _head++;
+        }
+
+        if (_head > 64 && _head > (_count >> 1))
+        {
+            Array.Copy(_times, _head, _times, 0, _count - _head);
+            Array.Copy(_free, _head, _free, 0, _count - _head);
+            _count -= _head;
+            _head = 0;
+        }
+    }
+
+    /// <summary>Free units at instant <paramref name="time"/>.</summary>
+    public int FreeAt(long time) => _free[Find(time)];
+
+    /// <summary>The least free units over <c>[start, end)</c>.</summary>
+    public int MinFree(long start, long end)
+    {
+        var k = Find(start);
+        var min = _free[k];
+        for (k++; k < _count && _times[k] < end; k++)
+        {
+            if (_free[k] < min)
+            {
+                min = _free[k];
+            }
+        }
+
+        return min;
+    }
+
+    /// <summary>Whether <paramref name="need"/> units are free during all of <c>[start, start + duration)</c>.</summary>
+    public bool Fits(int need, long start, long duration) => MinFree(start, start + duration) >= need;
+
+    /// <summary>
+    /// The earliest time at or after <paramref name="notBefore"/> at which <paramref name="need"/> units stay
+    /// free for <paramref name="duration"/>; <see cref="Never"/> when the need exceeds the capacity.
+    /// </summary>
+    public long EarliestFit(int need, long notBefore, long duration)
+    {
+        if (need > Capacity)
+        {
+            return Never;
+        }
+
+        var k = Find(notBefore);
+        var candidate = notBefore;
+        while (true)
+        {
+            if (_free[k] < need)
+            {
+                // The last segment is always fully free, so k + 1 exists here.
+                k++;
+                candidate = _times[k];
+                continue;
+            }
+
+            var end = k + 1 < _count ? _times[k + 1] : Never;
+            if (end - candidate >= duration)
+            {
+                return candidate;
+            }
+
+            k++;
+        }
+    }
+
+    /// <summary>Takes <paramref name="units"/> over <c>[start, end)</c> (negative units give them back).</summary>
+    public void Add(long start, long end, int units)
+    {
+        if (end <= start || units == 0)
+        {
+            return;
+        }
+
+        var i0 = Split(start);
+        var i1 = Split(end);
+        for (var k = i0; k < i1; k++)
+        {
+            _free[k] -= units;
+        }
+
+        // Merge at the two edges that may now be equal to their neighbours (i1 first: indexes shift).
+        MergeWithPrevious(i1);
+        MergeWithPrevious(i0);
+    }
+
+    /// <summary>Reserves units; <see cref="Add"/> with a positive count.</summary>
+    public void Reserve(long start, long end, int units) => Add(start, end, units);
+
+    /// <summary>Gives units back; <see cref="Add"/> with a negative count.</summary>
+    public void Release(long start, long end, int units) => Add(start, end, -units);
+
+    /// <summary>The segment boundaries and free units from <paramref name="from"/> on, for explain records and tests.</summary>
+    public IEnumerable<(long Start, int Free)> Steps(long from)
+    {
+        for (var k = Find(from); k < _count; k++)
+        {
+            yield return (Math.Max(_times[k], from), _free[k]);
+        }
+    }
+
+    private int Find(long time)
+    {
+        // Largest k in [head, count) with times[k] <= time; times before the head map to the head.
+        int lo = _head, hi = _count - 1;
+        if (time <= _times[lo])
+        {
+            return lo;
+        }
+
+        while (lo < hi)
+        {
+            var mid = (lo + hi + 1) >>> 1;
+            if (_times[mid] <= time)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return lo;
+    }
+
+    private int Split(long time)
+    {
+        var k = Find(time);
+        if (_times[k] == time)
+        {
+            return k;
+        }
+
+        if (time < _times[k])
+        {
+            // Before the archived origin: extend the profile backwards with a full segment.
+            Insert(k, time, Capacity);
+            return k;
+        }
+
+        Insert(k + 1, time, _free[k]);
+        return k + 1;
+    }
+
+    private void Insert(int at, long time, int free)
+    {
+        if (_count == _times.Length)
+        {
+            Array.Resize(ref _times, _times.Length * 2);
+            Array.Resize(ref _free, _free.Length * 2);
+        }
+
+        Array.Copy(_times, at, _times, at + 1, _count - at);
+        Array.Copy(_free, at, _free, at + 1, _count - at);
+        _times[at] = time;
+        _free[at] = free;
+        _count++;
+    }
+
+    private void MergeWithPrevious(int k)
+    {
+        if (k <= _head || k >= _count || _free[k] != _free[k - 1])
+        {
+            return;
+        }
+
+        Array.Copy(_times, k + 1, _times, k, _count - k - 1);
+        Array.Copy(_free, k + 1, _free, k, _count - k - 1);
+        _count--;
+    }
+}
