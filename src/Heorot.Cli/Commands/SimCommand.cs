@@ -1,0 +1,169 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Heorot.Cli.Output;
+using Heorot.Scheduling.Policies;
+using Heorot.Simulation.Replay;
+using Heorot.Simulation.Swf;
+using Spectre.Console;
+
+namespace Heorot.Cli.Commands;
+
+/// <summary><c>heorot sim</c>: replays a workload through the scheduling engine with a virtual clock.</summary>
+internal static class SimCommand
+{
+    public static Command Create()
+    {
+        var trace = new Option<FileInfo?>("--trace") { Description = "Workload in Standard Workload Format (.swf or .swf.gz)." };
+        var policy = new Option<string>("--policy") { Description = "fcfs, easy or conservative.", DefaultValueFactory = _ => "easy" };
+        var procs = new Option<int?>("--procs") { Description = "Machine size in processors (default: the trace's MaxProcs header)." };
+        var output = new Option<FileInfo?>("--out") { Description = "Write the per-job schedule as CSV (job_id,submit,wait,start,run,procs,req_time)." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object with the metrics." };
+        var compat = new Option<string?>("--compat") { Description = "Match another simulator's semantics exactly: 'pyss'." };
+
+        var command = new Command("sim", "Replay a workload through the scheduler and report wait, slowdown and utilization.")
+        {
+            trace, policy, procs, output, json, compat,
+        };
+        command.SetAction(parse => Run(
+            parse.GetValue(trace), parse.GetValue(policy)!, parse.GetValue(procs), parse.GetValue(output), parse.GetValue(json), parse.GetValue(compat)));
+        return command;
+    }
+
+    private static int Run(FileInfo? trace, string policyText, int? procs, FileInfo? output, bool json, string? compat)
+    {
+        if (!PolicyKinds.TryParse(policyText, out var policy))
+        {
+            return Terminal.Fail($"--policy: unknown policy '{policyText}'; expected fcfs, easy or conservative");
+        }
+
+        var mode = SimulationMode.Tick;
+        if (compat != null)
+        {
+            if (!compat.Equals("pyss", StringComparison.OrdinalIgnoreCase))
+            {
+                return Terminal.Fail($"--compat: unknown simulator '{compat}'; expected pyss");
+            }
+
+            mode = SimulationMode.Pyss;
+        }
+
+        if (procs is <= 0)
+        {
+            return Terminal.Fail($"--procs: expected a positive number of processors, got {procs}");
+        }
+
+        if (trace == null)
+        {
+            return Terminal.Fail("--trace FILE is required");
+        }
+
+        if (!trace.Exists)
+        {
+            return Terminal.Fail($"--trace: no such file: {trace.FullName}");
+        }
+
+        SwfTrace swf;
+        try
+        {
+            swf = SwfReader.ReadFile(trace.FullName);
+        }
+        catch (SwfFormatException e)
+        {
+            return Terminal.Fail(e.Message);
+        }
+        catch (InvalidDataException e)
+        {
+            return Terminal.Fail($"{trace.Name}: not a readable gzip file ({e.Message})");
+        }
+
+        var processors = procs ?? swf.Header.MaxProcs ?? 0;
+        if (processors <= 0)
+        {
+            return Terminal.Fail($"{trace.Name}: the header has no MaxProcs; give the machine size with --procs");
+        }
+
+        var jobs = StrongFilter.Apply(swf.Records, processors);
+        var outcomes = Replay(jobs, policy, processors, mode, out var seconds);
+        var metrics = ScheduleMetrics.Compute(outcomes, processors);
+
+        if (output != null)
+        {
+            using var writer = new StreamWriter(output.FullName);
+            ScheduleCsv.Write(writer, outcomes);
+        }
+
+        if (json)
+        {
+            WriteJson(metrics, seconds);
+        }
+        else
+        {
+            WriteTable(trace.Name, policy, mode, processors, swf.Records.Count, metrics, seconds);
+        }
+
+        return 0;
+    }
+
+    internal static IReadOnlyList<JobOutcome> Replay(IReadOnlyList<SimJob> jobs, PolicyKind policy, int processors, SimulationMode mode, out double seconds)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        IReadOnlyList<JobOutcome> outcomes = [];
+        if (Terminal.ShowsProgress && jobs.Count > 20_000)
+        {
+            Terminal.Error.Progress().AutoClear(true).Start(context =>
+            {
+                var task = context.AddTask($"replaying {jobs.Count:N0} jobs", maxValue: 1);
+                outcomes = Simulator.Run(jobs, new SimulationOptions(policy, processors, mode)
+                {
+                    Progress = (done, total) => task.Value = Math.Min(1, (double)done / total),
+                });
+                task.Value = 1;
+            });
+        }
+        else
+        {
+            outcomes = Simulator.Run(jobs, new SimulationOptions(policy, processors, mode));
+        }
+
+        seconds = stopwatch.Elapsed.TotalSeconds;
+        return outcomes;
+    }
+
+    private static void WriteJson(ScheduleMetrics m, double seconds)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = false }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("jobs", m.Jobs);
+            w.WriteNumber("mean_wait", m.MeanWait);
+            w.WriteNumber("mean_bsld", m.MeanBoundedSlowdown);
+            w.WriteNumber("max_bsld", m.MaxBoundedSlowdown);
+            w.WriteNumber("utilization", m.Utilization);
+            w.WriteNumber("makespan", m.Makespan);
+            w.WriteNumber("seconds", seconds);
+            w.WriteEndObject();
+        }
+
+        stdout.WriteByte((byte)'\n');
+    }
+
+    private static void WriteTable(string name, PolicyKind policy, SimulationMode mode, int processors, int records, ScheduleMetrics m, double seconds)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("metric").AddColumn(new TableColumn("value").RightAligned());
+        string F(double v, string format = "N2") => v.ToString(format, CultureInfo.InvariantCulture);
+        table.AddRow("workload", Markup.Escape(name));
+        table.AddRow("policy", $"{policy.Name()}{(mode == SimulationMode.Pyss ? " (pyss-compatible)" : string.Empty)}");
+        table.AddRow("processors", F(processors, "N0"));
+        table.AddRow("jobs (after filter / lines)", $"{m.Jobs:N0} / {records:N0}");
+        table.AddRow("mean wait", $"{F(m.MeanWait)} s");
+        table.AddRow("mean bounded slowdown", F(m.MeanBoundedSlowdown));
+        table.AddRow("max bounded slowdown", F(m.MaxBoundedSlowdown));
+        table.AddRow("utilization", F(m.Utilization * 100, "N1") + " %");
+        table.AddRow("makespan", $"{F(m.Makespan, "N0")} s ({F(m.Makespan / 86400.0, "N1")} days)");
+        table.AddRow("replay time", $"{F(seconds, "N3")} s");
+        AnsiConsole.Write(table);
+    }
+}
