@@ -14,6 +14,18 @@ public sealed class EngineJob<TDemand, TAlloc>
         Demand = demand;
     }
 
+    /// <summary>
+    /// Several ways to run the job (a moldable job): the engine picks the one that finishes first. When null,
+    /// the job has one way: <see cref="Demand"/> for <see cref="Walltime"/>.
+    /// </summary>
+    public IReadOnlyList<(TDemand Demand, long Walltime)>? Alternatives { get; init; }
+
+    /// <summary>Jobs that must end before this one starts (<c>--after</c>).</summary>
+    public IReadOnlyList<EngineJob<TDemand, TAlloc>>? Dependencies { get; init; }
+
+    /// <summary>The alternative of the current slot (0 for a job with one way to run).</summary>
+    public int Alternative { get; internal set; }
+
     public long Id { get; }
 
     public long Submit { get; }
@@ -33,6 +45,12 @@ public sealed class EngineJob<TDemand, TAlloc>
     public long ReservedEnd { get; internal set; }
 
     public bool IsPlanned => Start != Unplanned;
+
+    internal int AlternativeCount => Alternatives?.Count ?? 1;
+
+    internal TDemand DemandOf(int alternative) => Alternatives == null ? Demand : Alternatives[alternative].Demand;
+
+    internal long WalltimeOf(int alternative) => Alternatives == null ? Walltime : Alternatives[alternative].Walltime;
 
     public bool Finished { get; internal set; }
 

@@ -7,7 +7,8 @@ namespace Heorot.Scheduling;
 /// The scheduling core: a queue of jobs planned onto a Gantt by one of the three policies. Pure and
 /// deterministic — the caller supplies the time of every call and applies the returned decisions; the engine
 /// keeps its Gantt between calls so that conservative reservations only ever move earlier. The trace simulator
-/// and the live scheduling loop both drive this class.
+/// drives one engine on a <see cref="PoolGantt"/>; the live pass drives one engine per queue on a shared
+/// <see cref="NodeGantt"/>.
 /// </summary>
 public sealed class SchedulingEngine<TDemand, TAlloc>
 {
@@ -22,6 +23,12 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
     public PolicyKind Policy { get; }
 
+    /// <summary>
+    /// Keep the reservation of the first job that cannot start (FCFS and EASY) after the pass, so that work
+    /// planned later on the same Gantt (lower-priority queues) cannot delay it. The reference simulator drops it.
+    /// </summary>
+    public bool KeepHeadReservation { get; init; }
+
     public IGantt<TDemand, TAlloc> Gantt => _gantt;
 
     /// <summary>Jobs not yet started, in queue order (for conservative, some may hold a future reservation).</summary>
@@ -29,13 +36,30 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
     /// <summary>
     /// Queues a job. Under conservative backfilling the job gets its reservation now, at the earliest slot;
-    /// the returned flag says whether it got one (false: it can never fit).
+    /// the returned flag says whether it got one (false: it cannot be placed yet, or ever).
     /// </summary>
     public bool Submit(EngineJob<TDemand, TAlloc> job, long now)
     {
         _gantt.Archive(now);
         _waiting.Add(job);
         return Policy != PolicyKind.Conservative || Place(job, now);
+    }
+
+    /// <summary>
+    /// Queues a job that already holds a slot from an earlier pass, keeping that slot when its resources are
+    /// still free (else it is queued unplanned and placed by the next pass). Returns whether the slot was kept.
+    /// </summary>
+    public bool Adopt(EngineJob<TDemand, TAlloc> job, long start, int alternative, TAlloc alloc)
+    {
+        _waiting.Add(job);
+        var walltime = job.WalltimeOf(alternative);
+        if (alternative >= job.AlternativeCount || !_gantt.AllocFits(alloc, start, walltime))
+        {
+            return false;
+        }
+
+        Take(job, start, alternative, alloc);
+        return true;
     }
 
     /// <summary>Records that a started job ended at <paramref name="now"/>: the unused tail of its slot is freed.</summary>
@@ -80,6 +104,11 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         {
             case PolicyKind.Fcfs:
                 StartHeadsThatFit(now, changed);
+                if (KeepHeadReservation && _waiting.Count > 0)
+                {
+                    Place(_waiting[0], now);
+                }
+
                 break;
             case PolicyKind.Easy:
                 StartHeadsThatFit(now, changed);
@@ -94,16 +123,9 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     private void StartHeadsThatFit(long now, List<EngineJob<TDemand, TAlloc>> started)
     {
         var n = 0;
-        while (n < _waiting.Count)
+        while (n < _waiting.Count && TryStartNow(_waiting[n], now))
         {
-            var job = _waiting[n];
-            if (!_gantt.TryAt(job.Demand, now, job.Walltime, out var alloc))
-            {
-                break;
-            }
-
-            Take(job, now, alloc);
-            started.Add(job);
+            started.Add(_waiting[n]);
             n++;
         }
 
@@ -112,7 +134,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
     private void Backfill(long now, List<EngineJob<TDemand, TAlloc>> started)
     {
-        if (_waiting.Count <= 1)
+        if (_waiting.Count == 0 || (_waiting.Count == 1 && !KeepHeadReservation))
         {
             return;
         }
@@ -124,9 +146,8 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         for (var i = 1; i < _waiting.Count; i++)
         {
             var job = _waiting[i];
-            if (_gantt.TryAt(job.Demand, now, job.Walltime, out var alloc))
+            if (TryStartNow(job, now))
             {
-                Take(job, now, alloc);
                 started.Add(job);
             }
             else
@@ -136,7 +157,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         }
 
         _waiting.RemoveRange(write, _waiting.Count - write);
-        if (headPlaced)
+        if (headPlaced && !KeepHeadReservation)
         {
             Unplace(head);
         }
@@ -171,24 +192,105 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         _waiting.RemoveRange(write, _waiting.Count - write);
     }
 
+    /// <summary>Starts the job now on the alternative that ends first among those that fit now.</summary>
+    private bool TryStartNow(EngineJob<TDemand, TAlloc> job, long now)
+    {
+        if (job.Dependencies != null && job.Dependencies.Any(d => !d.Finished && (!d.IsPlanned || d.ReservedEnd > now)))
+        {
+            return false;
+        }
+
+        if (job.Alternatives == null)
+        {
+            if (!_gantt.TryAt(job.Demand, now, job.Walltime, out var alloc))
+            {
+                return false;
+            }
+
+            Take(job, now, 0, alloc);
+            return true;
+        }
+
+        var best = -1;
+        TAlloc? bestAlloc = default;
+        for (var a = 0; a < job.Alternatives.Count; a++)
+        {
+            if ((best < 0 || job.WalltimeOf(a) < job.WalltimeOf(best)) && _gantt.TryAt(job.DemandOf(a), now, job.WalltimeOf(a), out var alloc))
+            {
+                best = a;
+                bestAlloc = alloc;
+            }
+        }
+
+        if (best < 0)
+        {
+            return false;
+        }
+
+        Take(job, now, best, bestAlloc!);
+        return true;
+    }
+
+    /// <summary>Reserves the earliest-finishing slot over all alternatives, after the job's dependencies.</summary>
     private bool Place(EngineJob<TDemand, TAlloc> job, long now)
     {
         var notBefore = Math.Max(now, job.Submit);
-        if (!_gantt.TryEarliest(job.Demand, notBefore, job.Walltime, out var start, out var alloc))
+        if (job.Dependencies != null)
+        {
+            foreach (var dep in job.Dependencies)
+            {
+                if (!dep.Finished && !dep.IsPlanned)
+                {
+                    job.Start = EngineJob<TDemand, TAlloc>.Unplanned;
+                    return false; // its predecessor has no slot yet: nothing to plan after
+                }
+
+                notBefore = Math.Max(notBefore, dep.ReservedEnd);
+            }
+        }
+
+        if (job.Alternatives == null)
+        {
+            if (!_gantt.TryEarliest(job.Demand, notBefore, job.Walltime, out var start, out var alloc))
+            {
+                job.Start = EngineJob<TDemand, TAlloc>.Unplanned;
+                return false;
+            }
+
+            Take(job, start, 0, alloc);
+            return true;
+        }
+
+        var best = -1;
+        var bestStart = 0L;
+        TAlloc? bestAlloc = default;
+        for (var a = 0; a < job.Alternatives.Count; a++)
+        {
+            if (_gantt.TryEarliest(job.DemandOf(a), notBefore, job.WalltimeOf(a), out var start, out var alloc)
+                && (best < 0 || start + job.WalltimeOf(a) < bestStart + job.WalltimeOf(best)))
+            {
+                best = a;
+                bestStart = start;
+                bestAlloc = alloc;
+            }
+        }
+
+        if (best < 0)
         {
             job.Start = EngineJob<TDemand, TAlloc>.Unplanned;
             return false;
         }
 
-        Take(job, start, alloc);
+        Take(job, bestStart, best, bestAlloc!);
         return true;
     }
 
-    private void Take(EngineJob<TDemand, TAlloc> job, long start, TAlloc alloc)
+    private void Take(EngineJob<TDemand, TAlloc> job, long start, int alternative, TAlloc alloc)
     {
         job.Start = start;
+        job.Alternative = alternative;
         job.Alloc = alloc;
-        job.ReservedEnd = start + job.Walltime;
+        job.ReservedEnd = start + job.WalltimeOf(alternative);
         _gantt.Reserve(alloc, start, job.ReservedEnd);
     }
 

@@ -105,6 +105,13 @@ public sealed class CapacityProfile
         }
     }
 
+    /// <summary>The first segment boundary strictly after <paramref name="time"/>; <see cref="Never"/> when none.</summary>
+    public long NextBoundary(long time)
+    {
+        var k = Find(time) + 1;
+        return k < _count ? _times[k] : Never;
+    }
+
     /// <summary>Takes <paramref name="units"/> over <c>[start, end)</c> (negative units give them back).</summary>
     public void Add(long start, long end, int units)
     {

@@ -18,6 +18,9 @@ public interface IGantt<TDemand, TAlloc>
     /// <summary>Whether the demand fits during <c>[start, start + duration)</c>, and where.</summary>
     bool TryAt(in TDemand demand, long start, long duration, out TAlloc alloc);
 
+    /// <summary>Whether exactly these resources are free during <c>[start, start + duration)</c>.</summary>
+    bool AllocFits(in TAlloc alloc, long start, long duration);
+
     /// <summary>Takes the allocated resources over <c>[start, end)</c>.</summary>
     void Reserve(in TAlloc alloc, long start, long end);
 

@@ -34,6 +34,8 @@ public sealed class PoolGantt : IGantt<int, int>
         return _profile.Fits(demand, start, duration);
     }
 
+    public bool AllocFits(in int alloc, long start, long duration) => _profile.Fits(alloc, start, duration);
+
     public void Reserve(in int alloc, long start, long end) => _profile.Reserve(start, end, alloc);
 
     public void Release(in int alloc, long start, long end) => _profile.Release(start, end, alloc);

@@ -1,0 +1,555 @@
+using System.Globalization;
+
+namespace Heorot.Scheduling.Timeline;
+
+/// <summary>
+/// The Gantt of a real cluster: per node, a profile of free cores, memory and GPUs over time. Places groups of
+/// nodes under the hierarchy's constraints (all under one switch, eligible by property) and finds the earliest
+/// start by advancing from a lower bound: a group of N nodes cannot start before the N-th smallest of the
+/// nodes' own earliest fits.
+/// </summary>
+public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
+{
+    private readonly ClusterShape _shape;
+    private readonly CapacityProfile[] _cores;
+    private readonly CapacityProfile?[] _memory;
+    private readonly CapacityProfile?[] _gpus;
+    private readonly bool[] _available;
+    private readonly int[] _all;
+    private readonly long[] _select;
+    private readonly int[] _usedStamp;
+    private readonly List<int> _feasible = [];
+    private readonly List<int>[] _bySwitch;
+    private int _stamp;
+
+    public NodeGantt(ClusterShape shape, long origin = 0, long gap = 0)
+    {
+        _shape = shape;
+        Gap = gap;
+        var n = shape.NodeCount;
+        _cores = new CapacityProfile[n];
+        _memory = new CapacityProfile?[n];
+        _gpus = new CapacityProfile?[n];
+        _available = new bool[n];
+        _all = new int[n];
+        _select = new long[n];
+        _usedStamp = new int[n];
+        for (var i = 0; i < n; i++)
+        {
+            _cores[i] = new CapacityProfile(shape.Cores[i], origin);
+            _memory[i] = shape.Memory[i] > 0 ? new CapacityProfile((int)Math.Min(int.MaxValue, shape.Memory[i]), origin) : null;
+            _gpus[i] = shape.Gpus[i] > 0 ? new CapacityProfile(shape.Gpus[i], origin) : null;
+            _available[i] = true;
+            _all[i] = i;
+        }
+
+        _bySwitch = new List<int>[Math.Max(1, shape.SwitchCount)];
+        for (var s = 0; s < _bySwitch.Length; s++)
+        {
+            _bySwitch[s] = [];
+        }
+    }
+
+    public ClusterShape Shape => _shape;
+
+    /// <summary>Seconds every slot is extended by on its nodes (VM teardown, a reboot) before the next job.</summary>
+    public long Gap { get; }
+
+    /// <summary>Free cores on a node at an instant (tests, explain records).</summary>
+    public int FreeCoresAt(int node, long time) => _cores[node].FreeAt(time);
+
+    /// <summary>Takes a node out of (or back into) planning: drained, dead or powered off without a way back.</summary>
+    public void SetAvailable(int node, bool available) => _available[node] = available;
+
+    public bool IsAvailable(int node) => _available[node];
+
+    public void Archive(long now)
+    {
+        // Profiles are archived lazily when they are written; reads take a time at or after now anyway.
+    }
+
+    public bool TryAt(in NodeDemand demand, long start, long duration, out NodeAlloc alloc)
+    {
+        var d = duration + Gap;
+        var stamp = NextStamp();
+        var picked = new List<(int Node, NodeGroupDemand Group, int Cores)>();
+        foreach (var group in demand.Groups)
+        {
+            if (!PickGroup(group, start, d, stamp, picked))
+            {
+                alloc = NodeAlloc.Empty;
+                return false;
+            }
+        }
+
+        alloc = Build(picked);
+        return true;
+    }
+
+    public bool TryEarliest(in NodeDemand demand, long notBefore, long duration, out long start, out NodeAlloc alloc)
+    {
+        var d = duration + Gap;
+        var t = notBefore;
+        for (var iteration = 0; iteration < 1_000_000; iteration++)
+        {
+            if (TryAt(demand, t, duration, out alloc))
+            {
+                start = t;
+                return true;
+            }
+
+            // No start in [t, bound) can work: every group needs its N nodes each individually free by then.
+            var bound = t;
+            var next = CapacityProfile.Never;
+            foreach (var group in demand.Groups)
+            {
+                var (lower, after) = LowerBound(group, t, d);
+                if (lower == CapacityProfile.Never)
+                {
+                    start = CapacityProfile.Never;
+                    alloc = NodeAlloc.Empty;
+                    return false;
+                }
+
+                bound = Math.Max(bound, lower);
+                next = Math.Min(next, after);
+            }
+
+            if (bound > t)
+            {
+                t = bound;
+            }
+            else if (next != CapacityProfile.Never)
+            {
+                t = next;
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        start = CapacityProfile.Never;
+        alloc = NodeAlloc.Empty;
+        return false;
+    }
+
+    /// <summary>Whether exactly these resources are free during <c>[start, start + duration)</c>.</summary>
+    public bool AllocFits(in NodeAlloc alloc, long start, long duration)
+    {
+        var end = start + duration + Gap;
+        for (var i = 0; i < alloc.Nodes.Length; i++)
+        {
+            var n = alloc.Nodes[i];
+            if (!_available[n]
+                || _cores[n].MinFree(start, end) < alloc.Cores[i]
+                || (alloc.Memory[i] > 0 && _memory[n] != null && _memory[n]!.MinFree(start, end) < alloc.Memory[i])
+                || (alloc.Gpus[i] > 0 && _gpus[n] != null && _gpus[n]!.MinFree(start, end) < alloc.Gpus[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public void Reserve(in NodeAlloc alloc, long start, long end) => Apply(alloc, start, end + Gap, +1);
+
+    public void Release(in NodeAlloc alloc, long start, long end) => Apply(alloc, start + Gap, end + Gap, -1);
+
+    public bool FreeAtCovers(in NodeDemand demand, long now) => TryAt(demand, now, 1, out _);
+
+    public string DescribeWait(in NodeDemand demand, long now, long duration)
+    {
+        var d = duration + Gap;
+        var parts = new List<string>();
+        foreach (var group in demand.Groups)
+        {
+            var eligible = Eligible(group);
+            var matching = 0;
+            var freeNow = 0;
+            var times = new List<long>();
+            foreach (var n in eligible)
+            {
+                var e = NodeEarliest(n, group, now, d);
+                if (e == CapacityProfile.Never)
+                {
+                    continue;
+                }
+
+                matching++;
+                if (e == now)
+                {
+                    freeNow++;
+                }
+                else
+                {
+                    times.Add(e);
+                }
+            }
+
+            var need = group.Nodes > 0 ? group.Nodes : 1;
+            if (matching < need)
+            {
+                parts.Add(string.Create(CultureInfo.InvariantCulture, $"needs {group.Description}; only {matching} node{(matching == 1 ? string.Empty : "s")} match"));
+                continue;
+            }
+
+            if (freeNow >= need && group.MaxSwitches > 0)
+            {
+                parts.Add(string.Create(CultureInfo.InvariantCulture, $"needs {group.Description} under {group.MaxSwitches} switch{(group.MaxSwitches == 1 ? string.Empty : "es")}; {freeNow} eligible nodes free now but not under enough switches"));
+                continue;
+            }
+
+            if (freeNow >= need)
+            {
+                parts.Add(string.Create(CultureInfo.InvariantCulture, $"needs {group.Description}; {freeNow} eligible nodes free now, but the slot would delay jobs ahead of it"));
+                continue;
+            }
+
+            times.Sort();
+            var missing = need - freeNow;
+            var until = times.Count >= missing ? times[missing - 1] : CapacityProfile.Never;
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"needs {group.Description}; {freeNow} of {matching} eligible nodes free now, {missing} more free at {FormatTime(until)}"));
+        }
+
+        return string.Join("; ", parts);
+    }
+
+    /// <summary>Formats an engine time (seconds since the Unix epoch) for explain records.</summary>
+    public static string FormatTime(long time) =>
+        time == CapacityProfile.Never ? "never" : DateTimeOffset.FromUnixTimeSeconds(time).ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    private int NextStamp()
+    {
+        if (++_stamp == int.MaxValue)
+        {
+            Array.Clear(_usedStamp);
+            _stamp = 1;
+        }
+
+        return _stamp;
+    }
+
+    private int[] Eligible(NodeGroupDemand group) => group.Eligible ?? _all;
+
+    private bool ShapeFits(int n, NodeGroupDemand g) =>
+        _available[n]
+        && _shape.Cores[n] >= (g.Nodes > 0 ? g.CoresPerNode : 1)
+        && (g.MemoryPerNode <= 0 || _shape.Memory[n] >= g.MemoryPerNode)
+        && (g.GpusPerNode <= 0 || _shape.Gpus[n] >= g.GpusPerNode);
+
+    /// <summary>The earliest time at or after <paramref name="t"/> when node n alone can host one share of the group.</summary>
+    private long NodeEarliest(int n, NodeGroupDemand g, long t, long d)
+    {
+        if (!ShapeFits(n, g))
+        {
+            return CapacityProfile.Never;
+        }
+
+        var cores = g.Nodes > 0 ? g.CoresPerNode : 1;
+        var mem = _memory[n];
+        var gpus = _gpus[n];
+        while (true)
+        {
+            var a = _cores[n].EarliestFit(cores, t, d);
+            if (g.MemoryPerNode > 0 && mem != null)
+            {
+                a = mem.EarliestFit((int)g.MemoryPerNode, a, d);
+            }
+
+            if (g.GpusPerNode > 0 && gpus != null)
+            {
+                a = gpus.EarliestFit(g.GpusPerNode, a, d);
+            }
+
+            if (a == t || a == CapacityProfile.Never)
+            {
+                return a;
+            }
+
+            t = a; // a later resource pushed the start: re-check the earlier ones from there
+        }
+    }
+
+    private bool NodeFits(int n, NodeGroupDemand g, long t, long d) =>
+        ShapeFits(n, g)
+        && _cores[n].Fits(g.Nodes > 0 ? g.CoresPerNode : 1, t, d)
+        && (g.MemoryPerNode <= 0 || _memory[n] == null || _memory[n]!.Fits((int)g.MemoryPerNode, t, d))
+        && (g.GpusPerNode <= 0 || _gpus[n] == null || _gpus[n]!.Fits(g.GpusPerNode, t, d));
+
+    private (long Lower, long Next) LowerBound(NodeGroupDemand g, long t, long d)
+    {
+        var eligible = Eligible(g);
+        var count = 0;
+        var next = CapacityProfile.Never;
+        foreach (var n in eligible)
+        {
+            var e = NodeEarliest(n, g, t, d);
+            if (e == CapacityProfile.Never)
+            {
+                continue;
+            }
+
+            _select[count++] = e;
+            if (e > t && e < next)
+            {
+                next = e;
+            }
+            else if (e == t)
+            {
+                // Feasible now but not chosen (switch or packing constraints): the picture changes at the node's next boundary.
+                var b = _cores[n].NextBoundary(t);
+                if (b < next)
+                {
+                    next = b;
+                }
+            }
+        }
+
+        var need = g.Nodes > 0 ? g.Nodes : 1;
+        if (count < need)
+        {
+            return (CapacityProfile.Never, CapacityProfile.Never);
+        }
+
+        return (Select(_select, count, need - 1), next);
+    }
+
+    private bool PickGroup(NodeGroupDemand g, long t, long d, int stamp, List<(int Node, NodeGroupDemand Group, int Cores)> picked)
+    {
+        _feasible.Clear();
+        foreach (var n in Eligible(g))
+        {
+            if (_usedStamp[n] != stamp && NodeFits(n, g, t, d))
+            {
+                _feasible.Add(n);
+            }
+        }
+
+        if (g.Nodes == 0)
+        {
+            return PickCores(g, t, d, stamp, picked);
+        }
+
+        if (_feasible.Count < g.Nodes)
+        {
+            return false;
+        }
+
+        IEnumerable<int> chosen;
+        if (g.MaxSwitches > 0)
+        {
+            var switches = PickSwitches(g);
+            if (switches == null)
+            {
+                return false;
+            }
+
+            chosen = BestFit(switches.SelectMany(s => _bySwitch[s]).ToList(), g.Nodes, t);
+        }
+        else
+        {
+            chosen = BestFit(_feasible, g.Nodes, t);
+        }
+
+        foreach (var n in chosen)
+        {
+            _usedStamp[n] = stamp;
+            picked.Add((n, g, g.CoresPerNode));
+        }
+
+        return true;
+    }
+
+    private List<int>? PickSwitches(NodeGroupDemand g)
+    {
+        foreach (var list in _bySwitch)
+        {
+            list.Clear();
+        }
+
+        foreach (var n in _feasible)
+        {
+            _bySwitch[_shape.SwitchOf[n]].Add(n);
+        }
+
+        // Best fit: the switch with the fewest feasible nodes that still holds the group, leaving big blocks intact.
+        if (g.MaxSwitches == 1)
+        {
+            var best = -1;
+            for (var s = 0; s < _bySwitch.Length; s++)
+            {
+                if (_bySwitch[s].Count >= g.Nodes && (best < 0 || _bySwitch[s].Count < _bySwitch[best].Count))
+                {
+                    best = s;
+                }
+            }
+
+            return best < 0 ? null : [best];
+        }
+
+        var order = Enumerable.Range(0, _bySwitch.Length).OrderByDescending(s => _bySwitch[s].Count).ThenBy(s => s).Take(g.MaxSwitches).ToList();
+        return order.Sum(s => _bySwitch[s].Count) >= g.Nodes ? order : null;
+    }
+
+    /// <summary>Picks the nodes with the fewest free cores at <paramref name="t"/> (ties by index): packs partial nodes first.</summary>
+    private List<int> BestFit(List<int> candidates, int count, long t)
+    {
+        if (candidates.Count == count)
+        {
+            return [.. candidates];
+        }
+
+        // Counting sort on free cores: O(candidates).
+        var maxFree = 0;
+        foreach (var n in candidates)
+        {
+            maxFree = Math.Max(maxFree, _shape.Cores[n]);
+        }
+
+        var buckets = new List<int>?[maxFree + 1];
+        foreach (var n in candidates)
+        {
+            var f = _cores[n].FreeAt(t);
+            (buckets[f] ??= []).Add(n);
+        }
+
+        var result = new List<int>(count);
+        foreach (var bucket in buckets)
+        {
+            if (bucket == null)
+            {
+                continue;
+            }
+
+            foreach (var n in bucket)
+            {
+                result.Add(n);
+                if (result.Count == count)
+                {
+                    return result;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private bool PickCores(NodeGroupDemand g, long t, long d, int stamp, List<(int Node, NodeGroupDemand Group, int Cores)> picked)
+    {
+        // Fewest nodes: take the nodes with the most cores free over the whole window first.
+        var offers = new List<(int Node, int Free)>();
+        var total = 0;
+        foreach (var n in _feasible)
+        {
+            var free = _cores[n].MinFree(t, t + d);
+            if (free > 0)
+            {
+                offers.Add((n, free));
+                total += free;
+            }
+        }
+
+        if (total < g.TotalCores)
+        {
+            return false;
+        }
+
+        offers.Sort(static (a, b) => a.Free != b.Free ? b.Free.CompareTo(a.Free) : a.Node.CompareTo(b.Node));
+        var remaining = g.TotalCores;
+        foreach (var (node, free) in offers)
+        {
+            var take = Math.Min(free, remaining);
+            _usedStamp[node] = stamp;
+            picked.Add((node, g with { MemoryPerNode = 0, GpusPerNode = 0 }, take));
+            remaining -= take;
+            if (remaining == 0)
+            {
+                break;
+            }
+        }
+
+        return true;
+    }
+
+    private static NodeAlloc Build(List<(int Node, NodeGroupDemand Group, int Cores)> picked)
+    {
+        var nodes = new int[picked.Count];
+        var cores = new int[picked.Count];
+        var memory = new long[picked.Count];
+        var gpus = new int[picked.Count];
+        for (var i = 0; i < picked.Count; i++)
+        {
+            nodes[i] = picked[i].Node;
+            cores[i] = picked[i].Cores;
+            memory[i] = picked[i].Group.MemoryPerNode;
+            gpus[i] = picked[i].Group.GpusPerNode;
+        }
+
+        return new NodeAlloc(nodes, cores, memory, gpus);
+    }
+
+    private void Apply(NodeAlloc alloc, long start, long end, int sign)
+    {
+        for (var i = 0; i < alloc.Nodes.Length; i++)
+        {
+            var n = alloc.Nodes[i];
+            _cores[n].Add(start, end, sign * alloc.Cores[i]);
+            if (alloc.Memory[i] > 0 && _memory[n] != null)
+            {
+                _memory[n]!.Add(start, end, sign * (int)alloc.Memory[i]);
+            }
+
+            if (alloc.Gpus[i] > 0 && _gpus[n] != null)
+            {
+                _gpus[n]!.Add(start, end, sign * alloc.Gpus[i]);
+            }
+        }
+    }
+
+    /// <summary>The k-th smallest (0-based) of values[0..count) by quickselect; reorders the prefix.</summary>
+    private static long Select(long[] values, int count, int k)
+    {
+        int lo = 0, hi = count - 1;
+        while (lo < hi)
+        {
+            var pivot = values[(lo + hi) >>> 1];
+            int i = lo, j = hi;
+            while (i <= j)
+            {
+                while (values[i] < pivot)
+                {
+                    i++;
+                }
+
+                while (values[j] > pivot)
+                {
+                    j--;
+                }
+
+                if (i <= j)
+                {
+                    (values[i], values[j]) = (values[j], values[i]);
+                    i++;
+                    j--;
+                }
+            }
+
+            if (k <= j)
+            {
+                hi = j;
+            }
+            else if (k >= i)
+            {
+                lo = i;
+            }
+            else
+            {
+                return values[k];
+            }
+        }
+
+        return values[k];
+    }
+}
