@@ -29,6 +29,7 @@ public static class LublinFeitelsonModel
         var o = options ?? LublinFeitelsonOptions.Batch;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(o.Users);
         ArgumentOutOfRangeException.ThrowIfLessThan(o.MaxEstimateFactor, 1.0);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(o.InterArrivalScale);
 
         var random = new Random(seed);
         double[] slotWeights = DailyCycleWeights(o.ANum, o.BNum);
@@ -107,7 +108,7 @@ public static class LublinFeitelsonModel
         }
         while (logGap > o.MaxLogInterArrival);
 
-        double points = Math.Exp(logGap) / SecondsPerSlot;
+        double points = Math.Exp(logGap) * o.InterArrivalScale / SecondsPerSlot;
         double position = clockSlots;
         while (true)
         {

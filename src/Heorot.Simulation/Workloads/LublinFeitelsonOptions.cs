@@ -75,6 +75,12 @@ public sealed record LublinFeitelsonOptions
 
     // --- Heorot additions ------------------------------------------------------------------
 
+    /// <summary>
+    /// Multiplies every inter-arrival gap (1 = the published model). Below 1 compresses the
+    /// arrivals and raises the offered load; the daily cycle is kept.
+    /// </summary>
+    public double InterArrivalScale { get; init; } = 1.0;
+
     /// <summary>Number of users; user k (1-based) is drawn with probability proportional to 1/k^s.</summary>
     public int Users { get; init; } = 32;
 
