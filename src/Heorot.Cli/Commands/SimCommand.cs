@@ -6,6 +6,7 @@ using Heorot.Cli.Output;
 using Heorot.Scheduling.Policies;
 using Heorot.Simulation.Replay;
 using Heorot.Simulation.Swf;
+using Heorot.Simulation.Workloads;
 using Spectre.Console;
 
 namespace Heorot.Cli.Commands;
@@ -21,17 +22,19 @@ internal static class SimCommand
         var output = new Option<FileInfo?>("--out") { Description = "Write the per-job schedule as CSV (job_id,submit,wait,start,run,procs,req_time)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the metrics." };
         var compat = new Option<string?>("--compat") { Description = "Match another simulator's semantics exactly: 'pyss'." };
+        var generate = new Option<int?>("--generate") { Description = "Instead of a trace, generate this many jobs from the Lublin-Feitelson (2003) workload model." };
+        var seed = new Option<int>("--seed") { Description = "Seed of the generated workload.", DefaultValueFactory = _ => 1 };
 
         var command = new Command("sim", "Replay a workload through the scheduler and report wait, slowdown and utilization.")
         {
-            trace, policy, procs, output, json, compat,
+            trace, policy, procs, output, json, compat, generate, seed,
         };
         command.SetAction(parse => Run(
-            parse.GetValue(trace), parse.GetValue(policy)!, parse.GetValue(procs), parse.GetValue(output), parse.GetValue(json), parse.GetValue(compat)));
+            parse.GetValue(trace), parse.GetValue(policy)!, parse.GetValue(procs), parse.GetValue(output), parse.GetValue(json), parse.GetValue(compat), parse.GetValue(generate), parse.GetValue(seed)));
         return command;
     }
 
-    private static int Run(FileInfo? trace, string policyText, int? procs, FileInfo? output, bool json, string? compat)
+    private static int Run(FileInfo? trace, string policyText, int? procs, FileInfo? output, bool json, string? compat, int? generate, int seed)
     {
         if (!PolicyKinds.TryParse(policyText, out var policy))
         {
@@ -54,9 +57,28 @@ internal static class SimCommand
             return Terminal.Fail($"--procs: expected a positive number of processors, got {procs}");
         }
 
+        if (trace != null && generate != null)
+        {
+            return Terminal.Fail("give either --trace FILE or --generate JOBS, not both");
+        }
+
+        if (generate != null)
+        {
+            if (generate <= 0)
+            {
+                return Terminal.Fail($"--generate: expected a positive number of jobs, got {generate}");
+            }
+
+            var machine = procs ?? 128;
+            var generated = LublinFeitelsonModel.Generate(generate.Value, machine, seed)
+                .Select(j => new SimJob(j.Id, j.Submit, j.RunTime, j.Procs, j.RequestedTime, j.User))
+                .ToList();
+            return Report($"Lublin-Feitelson model, {generate:N0} jobs, seed {seed}", generated, generated.Count, policy, machine, mode, output, json);
+        }
+
         if (trace == null)
         {
-            return Terminal.Fail("--trace FILE is required");
+            return Terminal.Fail("--trace FILE (or --generate JOBS) is required");
         }
 
         if (!trace.Exists)
@@ -85,6 +107,11 @@ internal static class SimCommand
         }
 
         var jobs = StrongFilter.Apply(swf.Records, processors);
+        return Report(trace.Name, jobs, swf.Records.Count, policy, processors, mode, output, json);
+    }
+
+    private static int Report(string name, IReadOnlyList<SimJob> jobs, int records, PolicyKind policy, int processors, SimulationMode mode, FileInfo? output, bool json)
+    {
         var outcomes = Replay(jobs, policy, processors, mode, out var seconds);
         var metrics = ScheduleMetrics.Compute(outcomes, processors);
 
@@ -100,7 +127,7 @@ internal static class SimCommand
         }
         else
         {
-            WriteTable(trace.Name, policy, mode, processors, swf.Records.Count, metrics, seconds);
+            WriteTable(name, policy, mode, processors, records, metrics, seconds);
         }
 
         return 0;
