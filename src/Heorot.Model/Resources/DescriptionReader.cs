@@ -39,13 +39,20 @@ internal sealed partial class DescriptionReader
     public ClusterModel Read(string text)
     {
         var stream = new YamlStream();
+        var parser = new Parser(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
         }
         catch (YamlException ex)
         {
             Error(ex.Start, string.Empty, "YAML syntax error: " + SyntaxMessage(ex));
+            throw new ClusterDescriptionException(errors);
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner gives up this way on some malformed input (an unclosed '{' for one).
+            Error(parser.Current?.End ?? Mark.Empty, string.Empty, "YAML syntax error: malformed text after this point (an unclosed '{' or '['?)");
             throw new ClusterDescriptionException(errors);
         }
 
@@ -259,18 +266,28 @@ internal sealed partial class DescriptionReader
         // Missing resources are reported on the entry (the mapping when there is one, the node set otherwise).
         YamlNode at = entry ?? (YamlNode)scalar;
         string entryPath = entry is null ? path : path[..path.LastIndexOf('.')];
-        bool complete = !shape.Broken;
-        foreach (var (key, missing) in new[] { (CpusKey, shape.Cpus is null), (CoresKey, shape.CoresPerCpu is null), (MemoryKey, shape.MemoryMb is null) })
+        var missing = new List<string>(3);
+        if (shape.Cpus is null)
         {
-            if (missing)
-            {
-                complete = false;
-            }
+            missing.Add($"'{CpusKey}'");
+        }
 
-            if (missing && !shape.Broken)
-            {
-                Error(at, entryPath, $"'{key}' is not set on the nodes, in the switch defaults or in the cluster defaults");
-            }
+        if (shape.CoresPerCpu is null)
+        {
+            missing.Add($"'{CoresKey}'");
+        }
+
+        if (shape.MemoryMb is null)
+        {
+            missing.Add($"'{MemoryKey}'");
+        }
+
+        bool complete = !shape.Broken && missing.Count == 0;
+        if (missing.Count > 0 && !shape.Broken)
+        {
+            string list = missing.Count == 1 ? missing[0] : string.Join(", ", missing[..^1]) + " and " + missing[^1];
+            string verb = missing.Count == 1 ? "is" : "are";
+            Error(at, entryPath, $"{list} {verb} not set on the nodes, in the switch defaults or in the cluster defaults");
         }
 
         var duplicates = new List<string>();
