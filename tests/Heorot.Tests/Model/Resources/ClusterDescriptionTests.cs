@@ -218,6 +218,17 @@ public class ClusterDescriptionTests
     }
 
     [Fact]
+    public void Parse_BadIndentation_ReportsYamlPositionWithoutPrefix()
+    {
+        var ex = Fails("clusters:\n  - name: a\n    switches: x\n   oops: [\n");
+
+        var error = Assert.Single(ex.Errors);
+        Assert.StartsWith("YAML syntax error: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Line:", error.Message, StringComparison.Ordinal);
+        Assert.True(error.Line >= 3, error.ToString());
+    }
+
+    [Fact]
     public void Parse_DuplicateYamlKey_IsAnError()
     {
         var ex = Fails("""
