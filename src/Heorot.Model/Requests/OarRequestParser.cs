@@ -216,9 +216,9 @@ public static class OarRequestParser
             }
         }
 
-        if (seconds == 0)
+        if (seconds == 0 || TimeSpan.FromSeconds(seconds) > ResourceAlternative.MaxWalltime)
         {
-            throw cursor.Fail("walltime must be positive", start);
+            throw cursor.Fail(seconds == 0 ? "walltime must be positive" : "walltime too large", start);
         }
 
         return TimeSpan.FromSeconds(seconds);

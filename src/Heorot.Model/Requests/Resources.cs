@@ -168,14 +168,17 @@ public sealed record ResourceAlternative
             throw new ArgumentException("an alternative needs at least one group", nameof(groups));
         }
 
-        if (walltime is { } w && (w <= TimeSpan.Zero || w.Ticks % TimeSpan.TicksPerSecond != 0))
+        if (walltime is { } w && (w <= TimeSpan.Zero || w > MaxWalltime || w.Ticks % TimeSpan.TicksPerSecond != 0))
         {
-            throw new ArgumentOutOfRangeException(nameof(walltime), walltime, "must be a positive whole number of seconds");
+            throw new ArgumentOutOfRangeException(nameof(walltime), walltime, "must be a positive whole number of seconds, at most MaxWalltime");
         }
 
         Walltime = walltime;
         Filter = filter;
     }
+
+    /// <summary>The largest walltime a request may carry: 100,000,000 hours.</summary>
+    public static TimeSpan MaxWalltime { get; } = TimeSpan.FromHours(100_000_000);
 
     public EquatableList<ResourceGroup> Groups { get; }
 
@@ -198,7 +201,7 @@ public sealed record ResourceAlternative
     /// <summary>Walltime as <c>H:MM:SS</c> (hours may exceed 24).</summary>
     public static string FormatWalltime(TimeSpan walltime)
     {
-        var seconds = (long)walltime.TotalSeconds;
+        var seconds = walltime.Ticks / TimeSpan.TicksPerSecond;
         return string.Create(
             CultureInfo.InvariantCulture,
             $"{seconds / 3600}:{seconds / 60 % 60:00}:{seconds % 60:00}");

@@ -70,8 +70,7 @@ internal sealed class Cursor(string text, string source)
             throw Fail("expected a number");
         }
 
-        var n = Pos - start > 18 ? long.MaxValue : long.Parse(Text.AsSpan(start, Pos - start), CultureInfo.InvariantCulture);
-        if (n > max)
+        if (!long.TryParse(Text.AsSpan(start, Pos - start), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n > max)
         {
             throw Fail("number too large", start);
         }
@@ -96,7 +95,7 @@ internal sealed class Cursor(string text, string source)
     public long ReadMegabytes(char unit = 'M')
     {
         var start = Pos;
-        var n = ReadNumber(1L << 40);
+        var n = ReadNumber(long.MaxValue);
         var suffix = char.ToUpperInvariant(Peek);
         if (suffix is 'K' or 'M' or 'G' or 'T')
         {
@@ -111,13 +110,18 @@ internal sealed class Cursor(string text, string source)
             suffix = unit;
         }
 
-        var mb = suffix switch
+        var factor = suffix switch
         {
-            'K' => (n + 1023) / 1024,
-            'G' => n * 1024,
-            'T' => n * 1024 * 1024,
-            _ => n,
+            'G' => 1024L,
+            'T' => 1024L * 1024,
+            _ => 1L,
         };
+        if (n > long.MaxValue / factor)
+        {
+            throw Fail("number too large", start);
+        }
+
+        var mb = suffix == 'K' ? (n / 1024) + (n % 1024 == 0 ? 0 : 1) : n * factor;
         if (mb == 0)
         {
             throw Fail("expected a positive size", start);

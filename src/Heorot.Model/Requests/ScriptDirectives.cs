@@ -57,9 +57,7 @@ public static class ScriptDirectives
             family = lineFamily;
             lastLine = line;
             var offset = text.Length - trimmed.Length + directive.Length;
-            var words = ShellWords.Split(text[offset..], $"script line {line.Number}", comments: true)
-                .Select(w => new Word(w.Text, w.Column + offset))
-                .ToList();
+            var words = ShellWords.Split(text, $"script line {line.Number}", comments: true, start: offset);
             if (family == "slurm")
             {
                 Flags.Walk(words, SlurmArguments.Lookup, slurm.Apply, line);

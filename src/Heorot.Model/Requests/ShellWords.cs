@@ -12,10 +12,10 @@ internal readonly record struct Word(string Text, int Column);
 /// </summary>
 internal static class ShellWords
 {
-    public static List<Word> Split(string line, string source, bool comments = false)
+    public static List<Word> Split(string line, string source, bool comments = false, int start = 0)
     {
         var words = new List<Word>();
-        var i = 0;
+        var i = start;
         while (true)
         {
             while (i < line.Length && char.IsWhiteSpace(line[i]))

@@ -37,7 +37,7 @@ public static class SlurmRequestParser
         if (cursor.Accept('-'))
         {
             hasDays = true;
-            days = parts[0];
+            days = parts[0] <= 1_000_000 ? parts[0] : throw cursor.Fail("number too large", 0);
             parts[0] = cursor.ReadNumber(10_000_000);
         }
 
