@@ -68,7 +68,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         _gantt.Archive(now);
         if (job.IsPlanned && now < job.ReservedEnd)
         {
-            _gantt.Release(job.Alloc!, now, job.ReservedEnd);
+            _gantt.ReleaseTail(job.Alloc!, now, job.ReservedEnd);
             job.ReservedEnd = now;
         }
 

@@ -66,9 +66,10 @@ public static class ClusterScheduler
 
             changed.Clear();
             engine.Pass(now, changed);
-            foreach (var job in engine.Waiting.Concat(changed).Distinct())
+            foreach (var p in mine)
             {
-                if (job.IsPlanned && job.Start <= now && !starts.Any(s => s.JobId == job.Id))
+                var job = byId[p.Id];
+                if (job.IsPlanned && job.Start <= now)
                 {
                     starts.Add(new StartDecision(job.Id, job.Alternative, job.Alloc!, job.ReservedEnd));
                 }

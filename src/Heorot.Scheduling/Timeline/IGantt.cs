@@ -24,8 +24,11 @@ public interface IGantt<TDemand, TAlloc>
     /// <summary>Takes the allocated resources over <c>[start, end)</c>.</summary>
     void Reserve(in TAlloc alloc, long start, long end);
 
-    /// <summary>Gives the allocated resources back over <c>[start, end)</c>.</summary>
+    /// <summary>Gives back a slot taken by <see cref="Reserve"/> with the same arguments (its exact inverse).</summary>
     void Release(in TAlloc alloc, long start, long end);
+
+    /// <summary>A job of slot <c>[.., end)</c> ended early at <paramref name="from"/>: frees the unused tail (keeping any gap after the job).</summary>
+    void ReleaseTail(in TAlloc alloc, long from, long end);
 
     /// <summary>Whether enough resources are free at the instant <paramref name="now"/> (ignoring the future).</summary>
     bool FreeAtCovers(in TDemand demand, long now);

@@ -10,6 +10,7 @@ public sealed record NodeGroupDemand
 {
     public int Nodes { get; init; }
 
+    /// <summary>Cores taken on each node; 0 takes every core of the node (a whole-node request).</summary>
     public int CoresPerNode { get; init; } = 1;
 
     public long MemoryPerNode { get; init; }

@@ -155,7 +155,9 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
 
     public void Reserve(in NodeAlloc alloc, long start, long end) => Apply(alloc, start, end + Gap, +1);
 
-    public void Release(in NodeAlloc alloc, long start, long end) => Apply(alloc, start + Gap, end + Gap, -1);
+    public void Release(in NodeAlloc alloc, long start, long end) => Apply(alloc, start, end + Gap, -1);
+
+    public void ReleaseTail(in NodeAlloc alloc, long from, long end) => Apply(alloc, from + Gap, end + Gap, -1);
 
     public bool FreeAtCovers(in NodeDemand demand, long now) => TryAt(demand, now, 1, out _);
 
@@ -235,7 +237,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
 
     private bool ShapeFits(int n, NodeGroupDemand g) =>
         _available[n]
-        && _shape.Cores[n] >= (g.Nodes > 0 ? g.CoresPerNode : 1)
+        && _shape.Cores[n] >= Math.Max(1, g.Nodes > 0 ? g.CoresPerNode : 1)
         && (g.MemoryPerNode <= 0 || _shape.Memory[n] >= g.MemoryPerNode)
         && (g.GpusPerNode <= 0 || _shape.Gpus[n] >= g.GpusPerNode);
 
@@ -247,7 +249,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             return CapacityProfile.Never;
         }
 
-        var cores = g.Nodes > 0 ? g.CoresPerNode : 1;
+        var cores = CoresFor(n, g);
         var mem = _memory[n];
         var gpus = _gpus[n];
         while (true)
@@ -272,9 +274,12 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         }
     }
 
+    /// <summary>Cores one node gives the group: a fixed count, all of the node's (whole-node requests), or one (core requests).</summary>
+    private int CoresFor(int n, NodeGroupDemand g) => g.Nodes == 0 ? 1 : g.CoresPerNode > 0 ? g.CoresPerNode : _shape.Cores[n];
+
     private bool NodeFits(int n, NodeGroupDemand g, long t, long d) =>
         ShapeFits(n, g)
-        && _cores[n].Fits(g.Nodes > 0 ? g.CoresPerNode : 1, t, d)
+        && _cores[n].Fits(CoresFor(n, g), t, d)
         && (g.MemoryPerNode <= 0 || _memory[n] == null || _memory[n]!.Fits((int)g.MemoryPerNode, t, d))
         && (g.GpusPerNode <= 0 || _gpus[n] == null || _gpus[n]!.Fits(g.GpusPerNode, t, d));
 
@@ -356,7 +361,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         foreach (var n in chosen)
         {
             _usedStamp[n] = stamp;
-            picked.Add((n, g, g.CoresPerNode));
+            picked.Add((n, g, CoresFor(n, g)));
         }
 
         return true;

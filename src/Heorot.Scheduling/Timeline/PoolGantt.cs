@@ -40,6 +40,8 @@ public sealed class PoolGantt : IGantt<int, int>
 
     public void Release(in int alloc, long start, long end) => _profile.Release(start, end, alloc);
 
+    public void ReleaseTail(in int alloc, long from, long end) => _profile.Release(from, end, alloc);
+
     public bool FreeAtCovers(in int demand, long now) => _profile.FreeAt(now) >= demand;
 
     public string DescribeWait(in int demand, long now, long duration)

@@ -1,0 +1,129 @@
+using System.Globalization;
+using Heorot.Model.Requests;
+using Heorot.Model.Resources;
+using Heorot.Scheduling.Timeline;
+
+namespace Heorot.Scheduling.Live;
+
+/// <summary>
+/// Turns a parsed request (one syntax tree, whatever its front-end) into the Gantt's demands for a given
+/// cluster: property filters become sets of eligible nodes, evaluated once per distinct filter; levels become
+/// node counts, cores per node and switch spread.
+/// </summary>
+/// <remarks>
+/// Level semantics: <c>/switch=S/node=N</c> asks for S×N nodes on at most S switches; <c>cpu=C</c> without a
+/// core level means C whole sockets (C × the node's cores per socket); a request without a node level asks for
+/// cores anywhere, packed onto as few nodes as possible; <c>cluster=</c> counts are accepted but not enforced
+/// yet. <c>ALL</c> takes every eligible node (or every core of a node).
+/// </remarks>
+public sealed class RequestCompiler
+{
+    private readonly ClusterModel _cluster;
+    private readonly Dictionary<string, int[]> _eligibleCache = new(StringComparer.Ordinal);
+
+    public RequestCompiler(ClusterModel cluster)
+    {
+        _cluster = cluster;
+        Shape = ToShape(cluster);
+    }
+
+    public ClusterShape Shape { get; }
+
+    /// <summary>The Gantt's static picture of a cluster description.</summary>
+    public static ClusterShape ToShape(ClusterModel cluster) => new(
+        cluster.Nodes.Select(n => n.Cores).ToArray(),
+        cluster.Nodes.Select(n => n.MemoryMb).ToArray(),
+        cluster.Nodes.Select(n => n.Gpus).ToArray(),
+        cluster.Nodes.Select(n => n.SwitchIndex).ToArray(),
+        cluster.Nodes.Select(n => n.Name).ToArray());
+
+    /// <summary>Every alternative of the request with its walltime (the default when the request gives none).</summary>
+    public IReadOnlyList<JobAlternative> Compile(JobRequest request, TimeSpan defaultWalltime) =>
+        request.Alternatives.Select(a => new JobAlternative(Compile(a), (long)Math.Ceiling((a.Walltime ?? defaultWalltime).TotalSeconds))).ToList();
+
+    public NodeDemand Compile(ResourceAlternative alternative) =>
+        new(alternative.Groups.Select(g => Compile(g, alternative.Filter)).ToList());
+
+    private NodeGroupDemand Compile(ResourceGroup group, PropertyExpr? alternativeFilter)
+    {
+        int? switches = null, nodes = null, cpus = null, cores = null, gpus = group.GpusPerNode;
+        foreach (var level in group.Levels)
+        {
+            switch (level.Level)
+            {
+                case ResourceLevel.Switch:
+                    switches = level.Count;
+                    break;
+                case ResourceLevel.Node:
+                    nodes = level.Count;
+                    break;
+                case ResourceLevel.Cpu:
+                    cpus = level.Count;
+                    break;
+                case ResourceLevel.Core:
+                    cores = level.Count;
+                    break;
+                case ResourceLevel.Gpu:
+                    gpus = level.Count;
+                    break;
+                default:
+                    break; // cluster: not enforced yet (see remarks)
+            }
+        }
+
+        var filters = new[] { alternativeFilter, group.Filter }.Where(f => f != null).Select(f => f!).ToList();
+        var eligible = Eligible(filters);
+        var filterText = filters.Count == 0 ? string.Empty : " with " + string.Join(" and ", filters.Select(f => f.ToString()));
+        var minCoresPerCpu = eligible.Length == 0 ? 1 : eligible.Min(i => _cluster.Nodes[i].CoresPerCpu);
+        var minCores = eligible.Length == 0 ? 1 : eligible.Min(i => _cluster.Nodes[i].Cores);
+        var perNodeCores = (cpus, cores) switch
+        {
+            (null, null) => 0, // whole nodes, as OAR's /nodes=N
+            ({ } c, null) => c == LevelCount.All ? minCores : c * minCoresPerCpu,
+            (null, { } k) => k == LevelCount.All ? minCores : k,
+            ({ } c, { } k) => (c == LevelCount.All ? minCores / Math.Max(1, minCoresPerCpu) : c) * (k == LevelCount.All ? minCoresPerCpu : k),
+        };
+
+        if (nodes == null && switches == null && gpus == null && (cpus != null || cores != null))
+        {
+            return new NodeGroupDemand
+            {
+                Nodes = 0,
+                TotalCores = perNodeCores,
+                Eligible = eligible,
+                Description = string.Create(CultureInfo.InvariantCulture, $"{perNodeCores} cores{filterText}"),
+            };
+        }
+
+        var nodeCount = nodes == LevelCount.All ? eligible.Length : nodes ?? 1;
+        var spread = switches is > 0 ? switches.Value : 0;
+        var total = spread > 0 ? nodeCount * spread : nodeCount;
+        var gpuText = gpus is > 0 ? string.Create(CultureInfo.InvariantCulture, $", {gpus} GPU{(gpus == 1 ? string.Empty : "s")}") : string.Empty;
+        var switchText = spread > 0 ? string.Create(CultureInfo.InvariantCulture, $" under {spread} switch{(spread == 1 ? string.Empty : "es")}") : string.Empty;
+        return new NodeGroupDemand
+        {
+            Nodes = total,
+            CoresPerNode = perNodeCores,
+            MemoryPerNode = group.MemoryPerNodeMb ?? 0,
+            GpusPerNode = gpus ?? 0,
+            MaxSwitches = spread,
+            Eligible = eligible,
+            Description = perNodeCores == 0
+                ? string.Create(CultureInfo.InvariantCulture, $"{total} whole node{(total == 1 ? string.Empty : "s")}{gpuText}{switchText}{filterText}")
+                : string.Create(CultureInfo.InvariantCulture, $"{total} node{(total == 1 ? string.Empty : "s")} × {perNodeCores} core{(perNodeCores == 1 ? string.Empty : "s")}{gpuText}{switchText}{filterText}"),
+        };
+    }
+
+    private int[] Eligible(List<PropertyExpr> filters)
+    {
+        var key = string.Join("\u0001", filters.Select(f => f.ToString()));
+        if (_eligibleCache.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        var result = _cluster.Nodes.Where(n => filters.All(f => f.Evaluate(n))).Select(n => n.Index).ToArray();
+        _eligibleCache[key] = result;
+        return result;
+    }
+}
