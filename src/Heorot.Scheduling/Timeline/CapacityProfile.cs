@@ -33,6 +33,9 @@ public sealed class CapacityProfile
     /// <summary>Number of live segments (a measure of the profile's size).</summary>
     public int Segments => _count - _head;
 
+    /// <summary>The last boundary: from then on every unit is free (all reservations have ended).</summary>
+    public long FullyFreeFrom => _times[_count - 1];
+
     /// <summary>Drops the segments that ended at or before <paramref name="now"/>; they can no longer matter.</summary>
     public void Archive(long now)
     {

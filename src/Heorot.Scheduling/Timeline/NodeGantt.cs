@@ -252,6 +252,11 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         var cores = CoresFor(n, g);
         var mem = _memory[n];
         var gpus = _gpus[n];
+        if (IdleFrom(n) <= t)
+        {
+            return t; // nothing reserved on the node from t on
+        }
+
         while (true)
         {
             var a = _cores[n].EarliestFit(cores, t, d);
@@ -277,9 +282,16 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     /// <summary>Cores one node gives the group: a fixed count, all of the node's (whole-node requests), or one (core requests).</summary>
     private int CoresFor(int n, NodeGroupDemand g) => g.Nodes == 0 ? 1 : g.CoresPerNode > 0 ? g.CoresPerNode : _shape.Cores[n];
 
+    /// <summary>From when nothing at all is reserved on the node.</summary>
+    private long IdleFrom(int n) =>
+        Math.Max(_cores[n].FullyFreeFrom, Math.Max(_memory[n]?.FullyFreeFrom ?? long.MinValue, _gpus[n]?.FullyFreeFrom ?? long.MinValue));
+
     private bool NodeFits(int n, NodeGroupDemand g, long t, long d) =>
         ShapeFits(n, g)
-        && _cores[n].Fits(CoresFor(n, g), t, d)
+        && (IdleFrom(n) <= t || NodeFitsReserved(n, g, t, d));
+
+    private bool NodeFitsReserved(int n, NodeGroupDemand g, long t, long d) =>
+        _cores[n].Fits(CoresFor(n, g), t, d)
         && (g.MemoryPerNode <= 0 || _memory[n] == null || _memory[n]!.Fits((int)g.MemoryPerNode, t, d))
         && (g.GpusPerNode <= 0 || _gpus[n] == null || _gpus[n]!.Fits(g.GpusPerNode, t, d));
 
