@@ -45,6 +45,9 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         return Policy != PolicyKind.Conservative || Place(job, now);
     }
 
+    /// <summary>Queues a job without planning it: the next <see cref="Pass"/> places it, in queue order.</summary>
+    public void Enqueue(EngineJob<TDemand, TAlloc> job) => _waiting.Add(job);
+
     /// <summary>
     /// Queues a job that already holds a slot from an earlier pass, keeping that slot when its resources are
     /// still free (else it is queued unplanned and placed by the next pass). Returns whether the slot was kept.

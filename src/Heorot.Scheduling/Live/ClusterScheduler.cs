@@ -60,7 +60,7 @@ public static class ClusterScheduler
                 }
                 else
                 {
-                    engine.Submit(job, now);
+                    engine.Enqueue(job);
                 }
             }
 

@@ -1,5 +1,12 @@
 namespace Heorot.Scheduling.Timeline;
 
+/// <summary>Where a profile's final free runs start and how long its earlier runs are (see <see cref="CapacityProfile.Summarise"/>).</summary>
+/// <param name="FullTail">Start of the final, endless fully-free run.</param>
+/// <param name="MaxFullRun">Longest fully-free run before it.</param>
+/// <param name="PartialTail">Start of the final, endless run with at least one free unit.</param>
+/// <param name="MaxPartialRun">Longest such run before it.</param>
+public readonly record struct RunSummary(long FullTail, long MaxFullRun, long PartialTail, long MaxPartialRun);
+
 /// <summary>
 /// A step function of free capacity over time for one pool of interchangeable units (processors, cores of a
 /// node): the Gantt row of a counted resource. Segment <c>i</c> covers <c>[times[i], times[i+1])</c>; the last
@@ -35,6 +42,52 @@ public sealed class CapacityProfile
 
     /// <summary>The last boundary: from then on every unit is free (all reservations have ended).</summary>
     public long FullyFreeFrom => _times[_count - 1];
+
+    /// <summary>
+    /// Summarises the live segments for cheap pruning: where the final fully-free run starts and the longest
+    /// earlier fully-free run; where the final run with at least one free unit starts and the longest earlier one.
+    /// A window of length d that starts before a final run's start must fit inside an earlier run of that kind.
+    /// </summary>
+    public RunSummary Summarise()
+    {
+        long maxFull = 0, maxPartial = 0, fullStart = 0, partialStart = 0;
+        bool inFull = false, inPartial = false;
+        for (var k = _head; k < _count; k++)
+        {
+            var t = _times[k];
+            var f = _free[k];
+            if (f == Capacity)
+            {
+                if (!inFull)
+                {
+                    inFull = true;
+                    fullStart = t;
+                }
+            }
+            else if (inFull)
+            {
+                inFull = false;
+                maxFull = Math.Max(maxFull, t - fullStart);
+            }
+
+            if (f >= 1)
+            {
+                if (!inPartial)
+                {
+                    inPartial = true;
+                    partialStart = t;
+                }
+            }
+            else if (inPartial)
+            {
+                inPartial = false;
+                maxPartial = Math.Max(maxPartial, t - partialStart);
+            }
+        }
+
+        // The last segment is always fully free, so both runs are open here: they are the final runs.
+        return new RunSummary(fullStart, maxFull, partialStart, maxPartial);
+    }
 
     /// <summary>Drops the segments that ended at or before <paramref name="now"/>; they can no longer matter.</summary>
     public void Archive(long now)

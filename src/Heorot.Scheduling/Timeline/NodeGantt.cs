@@ -18,6 +18,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     private readonly int[] _all;
     private readonly long[] _select;
     private readonly int[] _usedStamp;
+    private readonly RunSummary[] _runs;
     private readonly List<int> _feasible = [];
     private readonly List<int>[] _bySwitch;
     private int _stamp;
@@ -34,6 +35,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         _all = new int[n];
         _select = new long[n];
         _usedStamp = new int[n];
+        _runs = new RunSummary[n];
         for (var i = 0; i < n; i++)
         {
             _cores[i] = new CapacityProfile(shape.Cores[i], origin);
@@ -41,6 +43,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             _gpus[i] = shape.Gpus[i] > 0 ? new CapacityProfile(shape.Gpus[i], origin) : null;
             _available[i] = true;
             _all[i] = i;
+            _runs[i] = _cores[i].Summarise();
         }
 
         _bySwitch = new List<int>[Math.Max(1, shape.SwitchCount)];
@@ -92,12 +95,6 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         var t = notBefore;
         for (var iteration = 0; iteration < 1_000_000; iteration++)
         {
-            if (TryAt(demand, t, duration, out alloc))
-            {
-                start = t;
-                return true;
-            }
-
             // No start in [t, bound) can work: every group needs its N nodes each individually free by then.
             var bound = t;
             var next = CapacityProfile.Never;
@@ -118,15 +115,21 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             if (bound > t)
             {
                 t = bound;
+                continue;
             }
-            else if (next != CapacityProfile.Never)
+
+            if (TryAt(demand, t, duration, out alloc))
             {
-                t = next;
+                start = t;
+                return true;
             }
-            else
+
+            if (next == CapacityProfile.Never)
             {
                 break;
             }
+
+            t = next;
         }
 
         start = CapacityProfile.Never;
@@ -242,20 +245,39 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         && (g.GpusPerNode <= 0 || _shape.Gpus[n] >= g.GpusPerNode);
 
     /// <summary>The earliest time at or after <paramref name="t"/> when node n alone can host one share of the group.</summary>
-    private long NodeEarliest(int n, NodeGroupDemand g, long t, long d)
+    private long NodeEarliest(int n, NodeGroupDemand g, long t, long d, long prune = CapacityProfile.Never)
     {
         if (!ShapeFits(n, g))
         {
             return CapacityProfile.Never;
         }
 
-        var cores = CoresFor(n, g);
-        var mem = _memory[n];
-        var gpus = _gpus[n];
-        if (IdleFrom(n) <= t)
+        var runs = _runs[n];
+        if (runs.FullTail <= t)
         {
             return t; // nothing reserved on the node from t on
         }
+
+        var cores = CoresFor(n, g);
+        if (cores == _shape.Cores[n] && runs.MaxFullRun < d)
+        {
+            return runs.FullTail; // no earlier idle window is long enough: exactly when the node goes idle for good
+        }
+
+        if (runs.MaxPartialRun < d && runs.PartialTail > t)
+        {
+            // Any window must lie in the final run with free cores; when that is already past the best
+            // candidate, this lower bound is as good as the exact value.
+            if (runs.PartialTail > prune)
+            {
+                return runs.PartialTail;
+            }
+
+            t = runs.PartialTail;
+        }
+
+        var mem = _memory[n];
+        var gpus = _gpus[n];
 
         while (true)
         {
@@ -282,13 +304,32 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     /// <summary>Cores one node gives the group: a fixed count, all of the node's (whole-node requests), or one (core requests).</summary>
     private int CoresFor(int n, NodeGroupDemand g) => g.Nodes == 0 ? 1 : g.CoresPerNode > 0 ? g.CoresPerNode : _shape.Cores[n];
 
-    /// <summary>From when nothing at all is reserved on the node.</summary>
-    private long IdleFrom(int n) =>
-        Math.Max(_cores[n].FullyFreeFrom, Math.Max(_memory[n]?.FullyFreeFrom ?? long.MinValue, _gpus[n]?.FullyFreeFrom ?? long.MinValue));
+    private bool NodeFits(int n, NodeGroupDemand g, long t, long d)
+    {
+        if (!ShapeFits(n, g))
+        {
+            return false;
+        }
 
-    private bool NodeFits(int n, NodeGroupDemand g, long t, long d) =>
-        ShapeFits(n, g)
-        && (IdleFrom(n) <= t || NodeFitsReserved(n, g, t, d));
+        var runs = _runs[n];
+        if (runs.FullTail <= t)
+        {
+            return true;
+        }
+
+        // A window starting before a final run must lie inside one earlier run of the same kind.
+        if (runs.MaxPartialRun < d && t < runs.PartialTail)
+        {
+            return false;
+        }
+
+        if (runs.MaxFullRun < d && CoresFor(n, g) == _shape.Cores[n])
+        {
+            return false;
+        }
+
+        return NodeFitsReserved(n, g, t, d);
+    }
 
     private bool NodeFitsReserved(int n, NodeGroupDemand g, long t, long d) =>
         _cores[n].Fits(CoresFor(n, g), t, d)
@@ -300,12 +341,20 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         var eligible = Eligible(g);
         var count = 0;
         var next = CapacityProfile.Never;
+        var need = g.Nodes > 0 ? g.Nodes : 1;
+        var best = CapacityProfile.Never;
         foreach (var n in eligible)
         {
-            var e = NodeEarliest(n, g, t, d);
+            // With one node needed, the best value so far prunes any node that cannot beat it.
+            var e = NodeEarliest(n, g, t, d, need == 1 ? best : CapacityProfile.Never);
             if (e == CapacityProfile.Never)
             {
                 continue;
+            }
+
+            if (e < best)
+            {
+                best = e;
             }
 
             _select[count++] = e;
@@ -324,7 +373,6 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             }
         }
 
-        var need = g.Nodes > 0 ? g.Nodes : 1;
         if (count < need)
         {
             return (CapacityProfile.Never, CapacityProfile.Never);
@@ -522,6 +570,8 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             {
                 _gpus[n]!.Add(start, end, sign * alloc.Gpus[i]);
             }
+
+            _runs[n] = _cores[n].Summarise();
         }
     }
 
