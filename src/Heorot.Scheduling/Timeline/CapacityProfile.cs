@@ -89,6 +89,54 @@ public sealed class CapacityProfile
         return new RunSummary(fullStart, maxFull, partialStart, maxPartial);
     }
 
+    /// <summary>
+    /// Appends the start windows of a job needing <paramref name="need"/> units for <paramref name="duration"/>,
+    /// from <paramref name="from"/> on and before <paramref name="before"/>: each is <c>[first, last]</c>, the
+    /// starts whose whole window fits in one maximal run with enough free units. The last one is endless
+    /// (<c>last</c> = <see cref="Never"/>).
+    /// </summary>
+    public void StartWindows(int need, long from, long duration, long before, List<(long First, long Last)> output)
+    {
+        if (need > Capacity)
+        {
+            return;
+        }
+
+        var k = Find(from);
+        var inRun = false;
+        long runStart = 0;
+        for (; k < _count; k++)
+        {
+            var t = Math.Max(_times[k], from);
+            if (_free[k] >= need)
+            {
+                if (!inRun)
+                {
+                    if (t >= before)
+                    {
+                        return;
+                    }
+
+                    inRun = true;
+                    runStart = t;
+                }
+            }
+            else if (inRun)
+            {
+                inRun = false;
+                if (t - runStart >= duration)
+                {
+                    output.Add((runStart, t - duration));
+                }
+            }
+        }
+
+        if (inRun)
+        {
+            output.Add((runStart, Never)); // the final segment is fully free: the run never ends
+        }
+    }
+
     /// <summary>Drops the segments that ended at or before <paramref name="now"/>; they can no longer matter.</summary>
     public void Archive(long now)
     {

@@ -21,6 +21,9 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     private readonly RunSummary[] _runs;
     private readonly List<int> _feasible = [];
     private readonly List<int>[] _bySwitch;
+    private readonly List<(long First, long Last)> _windows = [];
+    private readonly List<(long Time, int Node, int Delta)> _events = [];
+    private int[] _activeBySwitch = [];
     private int _stamp;
 
     public NodeGantt(ClusterShape shape, long origin = 0, long gap = 0)
@@ -92,6 +95,11 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     public bool TryEarliest(in NodeDemand demand, long notBefore, long duration, out long start, out NodeAlloc alloc)
     {
         var d = duration + Gap;
+        if (demand.Groups.Count == 1 && Sweepable(demand.Groups[0]) && Sweep(demand.Groups[0], notBefore, d, out start, out alloc))
+        {
+            return true;
+        }
+
         var t = notBefore;
         for (var iteration = 0; iteration < 1_000_000; iteration++)
         {
@@ -219,6 +227,125 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         }
 
         return string.Join("; ", parts);
+    }
+
+    private static bool Sweepable(NodeGroupDemand g) => g.Nodes > 0 && g.MemoryPerNode <= 0 && g.GpusPerNode <= 0;
+
+    /// <summary>
+    /// Exact earliest start of one group of nodes, by a sweep over each eligible node's start windows: the first
+    /// instant at which N windows overlap (within one switch when asked). Fully idle tails bound the search, and
+    /// nodes whose earlier free runs are all too short contribute only their tail, so most nodes cost O(1).
+    /// </summary>
+    private bool Sweep(NodeGroupDemand g, long t, long d, out long start, out NodeAlloc alloc)
+    {
+        start = CapacityProfile.Never;
+        alloc = NodeAlloc.Empty;
+        var eligible = Eligible(g);
+
+        // Upper bound: with N nodes idle for good by U, the group can start at U (without a switch constraint).
+        var count = 0;
+        var idleNow = 0;
+        foreach (var n in eligible)
+        {
+            if (ShapeFits(n, g))
+            {
+                var tail = Math.Max(t, _runs[n].FullTail);
+                idleNow += tail == t ? 1 : 0;
+                _select[count++] = tail;
+            }
+        }
+
+        if (count < g.Nodes)
+        {
+            return false;
+        }
+
+        if (g.MaxSwitches == 0 && idleNow >= g.Nodes)
+        {
+            start = t;
+            return TryAt(new NodeDemand([g]), t, d - Gap, out alloc);
+        }
+
+        var upper = g.MaxSwitches > 0 ? CapacityProfile.Never : Select(_select, count, g.Nodes - 1);
+        var horizon = upper == CapacityProfile.Never ? CapacityProfile.Never : upper + 1;
+
+        _events.Clear();
+        foreach (var n in eligible)
+        {
+            if (!ShapeFits(n, g))
+            {
+                continue;
+            }
+
+            var runs = _runs[n];
+            var cores = CoresFor(n, g);
+            var tail = Math.Max(t, runs.FullTail);
+            if (runs.FullTail > t && (cores == _shape.Cores[n] ? runs.MaxFullRun >= d : runs.MaxPartialRun >= d || runs.PartialTail < runs.FullTail))
+            {
+                // Earlier windows may exist: read them off the profile, up to the idle tail.
+                var from = cores < _shape.Cores[n] && runs.MaxPartialRun < d ? Math.Max(t, runs.PartialTail) : t;
+                _windows.Clear();
+                _cores[n].StartWindows(cores, from, d, Math.Min(horizon, tail), _windows);
+                foreach (var (first, last) in _windows)
+                {
+                    if (last == CapacityProfile.Never)
+                    {
+                        tail = Math.Min(tail, first);
+                        break;
+                    }
+
+                    _events.Add((first, n, +1));
+                    _events.Add((last + 1, n, -1));
+                }
+            }
+
+            if (tail < horizon)
+            {
+                _events.Add((tail, n, +1));
+            }
+        }
+
+        // Removals before additions at the same instant: a window [a, b] holds at b but not at b + 1.
+        _events.Sort(static (x, y) => x.Time != y.Time ? x.Time.CompareTo(y.Time) : x.Delta != y.Delta ? x.Delta.CompareTo(y.Delta) : x.Node.CompareTo(y.Node));
+        if (_activeBySwitch.Length < _bySwitch.Length)
+        {
+            _activeBySwitch = new int[_bySwitch.Length];
+        }
+
+        Array.Clear(_activeBySwitch);
+        var active = 0;
+        for (var i = 0; i < _events.Count; i++)
+        {
+            var e = _events[i];
+            active += e.Delta;
+            _activeBySwitch[_shape.SwitchOf[e.Node]] += e.Delta;
+            var lastAtThisTime = i + 1 == _events.Count || _events[i + 1].Time != e.Time;
+            if (lastAtThisTime && active >= g.Nodes && (g.MaxSwitches == 0 || EnoughUnderSwitches(g)))
+            {
+                return TryAt(new NodeDemand([g]), e.Time, d - Gap, out alloc) && (start = e.Time) == e.Time;
+            }
+        }
+
+        return false;
+    }
+
+    private bool EnoughUnderSwitches(NodeGroupDemand g)
+    {
+        if (g.MaxSwitches == 1)
+        {
+            foreach (var c in _activeBySwitch)
+            {
+                if (c >= g.Nodes)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        var best = _activeBySwitch.OrderByDescending(c => c).Take(g.MaxSwitches).Sum();
+        return best >= g.Nodes;
     }
 
     /// <summary>Formats an engine time (seconds since the Unix epoch) for explain records.</summary>

@@ -37,7 +37,7 @@ public class CapacityProfileTests
         Gen.Select(Gen.Int[1, 8], op.Array[1, 25], Gen.Int[0, 60]).Sample(t =>
         {
             var (capacity, ops, probe) = t;
-            const int horizon = 200;
+            const int horizon = 1000; // 25 reservations of at most 20 s after a start of at most 60 s fit well inside
             var naive = Enumerable.Repeat(capacity, horizon).ToArray();
             var profile = new CapacityProfile(capacity);
             var held = new List<(int Start, int End, int Units)>();

@@ -32,8 +32,8 @@ public class ClusterSchedulerInvariantTests
             var running = new List<(Spec Job, long Start, NodeAlloc Alloc)>();
             var done = new HashSet<long>();
             var previous = new Dictionary<long, PlannedSlot>();
-            var usage = new int[c.Nodes, 400];
-            for (var now = 0L; now < 300 && done.Count < c.Jobs.Length; now++)
+            var usage = new int[c.Nodes, 2200];
+            for (var now = 0L; now < 2000 && done.Count < c.Jobs.Length; now++)
             {
                 running.RemoveAll(r =>
                 {
