@@ -70,7 +70,26 @@ public sealed class CapacityProfile
     }
 
     /// <summary>Whether <paramref name="need"/> units are free during all of <c>[start, start + duration)</c>.</summary>
-    public bool Fits(int need, long start, long duration) => MinFree(start, start + duration) >= need;
+    /// <remarks>Stops at the first segment short of <paramref name="need"/>: a rejection at a busy instant is O(1).</remarks>
+    public bool Fits(int need, long start, long duration)
+    {
+        var k = Find(start);
+        if (_free[k] < need)
+        {
+            return false;
+        }
+
+        var end = start + duration;
+        for (k++; k < _count && _times[k] < end; k++)
+        {
+            if (_free[k] < need)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// The earliest time at or after <paramref name="notBefore"/> at which <paramref name="need"/> units stay
@@ -150,8 +169,9 @@ public sealed class CapacityProfile
     private int Find(long time)
     {
         // Largest k in [head, count) with times[k] <= time; times before the head map to the head.
+        // Most queries are at the current time, which after Archive(now) lies in the head segment: O(1).
         int lo = _head, hi = _count - 1;
-        if (time <= _times[lo])
+        if (time <= _times[lo] || lo == hi || time < _times[lo + 1])
         {
             return lo;
         }
