@@ -157,13 +157,22 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         }
 
         // The head's reservation at its earliest start (the shadow time) is what backfilled jobs must not delay.
+        // It is placed lazily, when a first candidate fits now without it: a candidate that does not fit even then
+        // cannot fit with it, and when none fits (the common case on a full machine) the Gantt is left untouched.
         var head = _waiting[0];
-        var headPlaced = Place(head, now);
+        var headTried = false;
+        var headPlaced = false;
         var write = 1;
         for (var i = 1; i < _waiting.Count; i++)
         {
             var job = _waiting[i];
-            if (TryStartNow(job, now))
+            if (!headTried && !CannotStartEvenAlone(job, now))
+            {
+                headTried = true;
+                headPlaced = Place(head, now);
+            }
+
+            if (headTried && TryStartNow(job, now))
             {
                 started.Add(job);
             }
@@ -174,11 +183,19 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         }
 
         _waiting.RemoveRange(write, _waiting.Count - write);
-        if (headPlaced && !KeepHeadReservation)
+        if (!headTried && KeepHeadReservation)
+        {
+            Place(head, now);
+        }
+        else if (headPlaced && !KeepHeadReservation)
         {
             Unplace(head);
         }
     }
+
+    /// <summary>A cheap sufficient test that a job cannot start now, whatever else is planned (false: try it).</summary>
+    private bool CannotStartEvenAlone(EngineJob<TDemand, TAlloc> job, long now) =>
+        job.Alternatives == null && !_gantt.TryAt(job.Demand, now, job.Walltime, out _);
 
     /// <remarks>
     /// A planned job with one way to run and no dependencies can only move earlier if capacity was given back
