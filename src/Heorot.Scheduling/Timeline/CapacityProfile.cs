@@ -139,15 +139,20 @@ public sealed class CapacityProfile
             return;
         }
 
+        // Inserting or removing a segment may shift the segments before it by one (see Insert): re-base i0.
         var i0 = Split(start);
+        var head = _head;
         var i1 = Split(end);
+        i0 -= head - _head;
         for (var k = i0; k < i1; k++)
         {
             _free[k] -= units;
         }
 
         // Merge at the two edges that may now be equal to their neighbours (i1 first: indexes shift).
+        head = _head;
         MergeWithPrevious(i1);
+        i0 += _head - head;
         MergeWithPrevious(i0);
     }
 
@@ -203,33 +208,58 @@ public sealed class CapacityProfile
         if (time < _times[k])
         {
             // Before the archived origin: extend the profile backwards with a full segment.
-            Insert(k, time, Capacity);
-            return k;
+            return Insert(k, time, Capacity);
         }
 
-        Insert(k + 1, time, _free[k]);
-        return k + 1;
+        return Insert(k + 1, time, _free[k]);
     }
 
-    private void Insert(int at, long time, int free)
+    /// <summary>
+    /// Inserts a segment before index <paramref name="at"/>, moving whichever side is shorter: the segments before
+    /// it move one place down into the archived room when there is some, so that inserting near the present (the
+    /// usual case) is cheap. Returns the index of the new segment.
+    /// </summary>
+    private int Insert(int at, long time, int free)
     {
-        if (_count == _times.Length)
+        if (_head > 0 && at - _head < _count - at)
         {
-            Array.Resize(ref _times, _times.Length * 2);
-            Array.Resize(ref _free, _free.Length * 2);
+            Array.Copy(_times, _head, _times, _head - 1, at - _head);
+            Array.Copy(_free, _head, _free, _head - 1, at - _head);
+            _head--;
+            at--;
+        }
+        else
+        {
+            if (_count == _times.Length)
+            {
+                Array.Resize(ref _times, _times.Length * 2);
+                Array.Resize(ref _free, _free.Length * 2);
+            }
+
+            Array.Copy(_times, at, _times, at + 1, _count - at);
+            Array.Copy(_free, at, _free, at + 1, _count - at);
+            _count++;
         }
 
-        Array.Copy(_times, at, _times, at + 1, _count - at);
-        Array.Copy(_free, at, _free, at + 1, _count - at);
         _times[at] = time;
         _free[at] = free;
-        _count++;
+        return at;
     }
 
+    /// <summary>Removes segment <paramref name="k"/> when it has the value of the one before (the shorter side moves).</summary>
     private void MergeWithPrevious(int k)
     {
         if (k <= _head || k >= _count || _free[k] != _free[k - 1])
         {
+            return;
+        }
+
+        if (k - _head < _count - k - 1)
+        {
+            // Segment k - 1 absorbs k: it keeps its start, and everything before moves one place up.
+            Array.Copy(_times, _head, _times, _head + 1, k - _head);
+            Array.Copy(_free, _head, _free, _head + 1, k - _head);
+            _head++;
             return;
         }
 
