@@ -43,8 +43,8 @@ public sealed class CapacityProfile
 
         if (_head > 64 && _head > (_count >> 1))
         {
-            Array.Copy(_times, _head, _times, 0, _count - _head);
-            Array.Copy(_free, _head, _free, 0, _count - _head);
+            Move(_times, _head, 0, _count - _head);
+            Move(_free, _head, 0, _count - _head);
             _count -= _head;
             _head = 0;
         }
@@ -223,8 +223,8 @@ public sealed class CapacityProfile
     {
         if (_head > 0 && at - _head < _count - at)
         {
-            Array.Copy(_times, _head, _times, _head - 1, at - _head);
-            Array.Copy(_free, _head, _free, _head - 1, at - _head);
+            Move(_times, _head, _head - 1, at - _head);
+            Move(_free, _head, _head - 1, at - _head);
             _head--;
             at--;
         }
@@ -236,8 +236,8 @@ public sealed class CapacityProfile
                 Array.Resize(ref _free, _free.Length * 2);
             }
 
-            Array.Copy(_times, at, _times, at + 1, _count - at);
-            Array.Copy(_free, at, _free, at + 1, _count - at);
+            Move(_times, at, at + 1, _count - at);
+            Move(_free, at, at + 1, _count - at);
             _count++;
         }
 
@@ -245,6 +245,9 @@ public sealed class CapacityProfile
         _free[at] = free;
         return at;
     }
+
+    /// <summary>Moves <paramref name="length"/> items of <paramref name="array"/> (overlapping ranges allowed).</summary>
+    private static void Move<T>(T[] array, int from, int to, int length) => array.AsSpan(from, length).CopyTo(array.AsSpan(to, length));
 
     /// <summary>Removes segment <paramref name="k"/> when it has the value of the one before (the shorter side moves).</summary>
     private void MergeWithPrevious(int k)
@@ -257,14 +260,14 @@ public sealed class CapacityProfile
         if (k - _head < _count - k - 1)
         {
             // Segment k - 1 absorbs k: it keeps its start, and everything before moves one place up.
-            Array.Copy(_times, _head, _times, _head + 1, k - _head);
-            Array.Copy(_free, _head, _free, _head + 1, k - _head);
+            Move(_times, _head, _head + 1, k - _head);
+            Move(_free, _head, _head + 1, k - _head);
             _head++;
             return;
         }
 
-        Array.Copy(_times, k + 1, _times, k, _count - k - 1);
-        Array.Copy(_free, k + 1, _free, k, _count - k - 1);
+        Move(_times, k + 1, k, _count - k - 1);
+        Move(_free, k + 1, k, _count - k - 1);
         _count--;
     }
 }
