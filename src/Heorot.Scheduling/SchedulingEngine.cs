@@ -10,10 +10,20 @@ namespace Heorot.Scheduling;
 /// drives one engine on a <see cref="PoolGantt"/>; the live pass drives one engine per queue on a shared
 /// <see cref="NodeGantt"/>.
 /// </summary>
+/// <remarks>
+/// Between its calls the engine assumes that it alone gives capacity back on its Gantt (other code may take
+/// capacity): conservative compression relies on that to skip the reservations that cannot move.
+/// </remarks>
 public sealed class SchedulingEngine<TDemand, TAlloc>
 {
     private readonly IGantt<TDemand, TAlloc> _gantt;
     private readonly List<EngineJob<TDemand, TAlloc>> _waiting = [];
+
+    /// <summary>
+    /// The earliest instant at which capacity was given back since the last conservative compression
+    /// (<see cref="CapacityProfile.Never"/>: none). A reservation starting at or before it cannot move earlier.
+    /// </summary>
+    private long _freedFrom = CapacityProfile.Never;
 
     public SchedulingEngine(IGantt<TDemand, TAlloc> gantt, PolicyKind policy)
     {
@@ -55,6 +65,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     public bool Adopt(EngineJob<TDemand, TAlloc> job, long start, int alternative, TAlloc alloc)
     {
         _waiting.Add(job);
+        _freedFrom = long.MinValue; // the slot was not found on this Gantt: the next compression revisits every job
         var walltime = job.WalltimeOf(alternative);
         if (alternative >= job.AlternativeCount || !_gantt.AllocFits(alloc, start, walltime))
         {
@@ -73,6 +84,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         {
             _gantt.ReleaseTail(job.Alloc!, now, job.ReservedEnd);
             job.ReservedEnd = now;
+            _freedFrom = Math.Min(_freedFrom, now);
         }
 
         job.Finished = true;
@@ -85,6 +97,11 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         if (index < 0 || job.HasStarted(now))
         {
             return false;
+        }
+
+        if (job.IsPlanned)
+        {
+            _freedFrom = Math.Min(_freedFrom, job.Start);
         }
 
         Unplace(job);
@@ -143,13 +160,22 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         }
 
         // The head's reservation at its earliest start (the shadow time) is what backfilled jobs must not delay.
+        // It is placed lazily, when a first candidate fits now without it: a candidate that does not fit even then
+        // cannot fit with it, and when none fits (the common case on a full machine) the Gantt is left untouched.
         var head = _waiting[0];
-        var headPlaced = Place(head, now);
+        var headTried = false;
+        var headPlaced = false;
         var write = 1;
         for (var i = 1; i < _waiting.Count; i++)
         {
             var job = _waiting[i];
-            if (TryStartNow(job, now))
+            if (!headTried && !CannotStartEvenAlone(job, now))
+            {
+                headTried = true;
+                headPlaced = Place(head, now);
+            }
+
+            if (headTried && TryStartNow(job, now))
             {
                 started.Add(job);
             }
@@ -160,14 +186,31 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         }
 
         _waiting.RemoveRange(write, _waiting.Count - write);
-        if (headPlaced && !KeepHeadReservation)
+        if (!headTried && KeepHeadReservation)
+        {
+            Place(head, now);
+        }
+        else if (headPlaced && !KeepHeadReservation)
         {
             Unplace(head);
         }
     }
 
+    /// <summary>A cheap sufficient test that a job cannot start now, whatever else is planned (false: try it).</summary>
+    private bool CannotStartEvenAlone(EngineJob<TDemand, TAlloc> job, long now) =>
+        job.Alternatives == null && !_gantt.TryAt(job.Demand, now, job.Walltime, out _);
+
+    /// <remarks>
+    /// A planned job with one way to run and no dependencies can only move earlier if capacity was given back
+    /// before its start since it was placed: every earlier start was infeasible because of some instant before its
+    /// own start (its own slot stays free for it), and reservations made since only took capacity. Such jobs are
+    /// skipped; a job that moves frees its old slot from its old start on, which matters to the jobs after it in
+    /// this pass and, in the next pass, to those before it.
+    /// </remarks>
     private void Compress(long now, List<EngineJob<TDemand, TAlloc>> moved)
     {
+        var freedFrom = _freedFrom;
+        _freedFrom = CapacityProfile.Never;
         var write = 0;
         for (var i = 0; i < _waiting.Count; i++)
         {
@@ -184,11 +227,22 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
                 continue; // cannot move earlier than now
             }
 
+            if (job.IsPlanned && before <= freedFrom && job.Alternatives == null && job.Dependencies == null)
+            {
+                continue; // nothing was freed before its start: its earliest slot is the one it holds
+            }
+
             Unplace(job);
             Place(job, now);
             if (job.Start != before)
             {
                 moved.Add(job);
+                if (before != EngineJob<TDemand, TAlloc>.Unplanned)
+                {
+                    // Jobs already visited in this pass did not see this: the next pass must revisit them too.
+                    freedFrom = Math.Min(freedFrom, before);
+                    _freedFrom = Math.Min(_freedFrom, before);
+                }
             }
         }
 

@@ -147,8 +147,8 @@ public sealed class CapacityProfile
 
         if (_head > 64 && _head > (_count >> 1))
         {
-            Array.Copy(_times, _head, _times, 0, _count - _head);
-            Array.Copy(_free, _head, _free, 0, _count - _head);
+            Move(_times, _head, 0, _count - _head);
+            Move(_free, _head, 0, _count - _head);
             _count -= _head;
             _head = 0;
         }
@@ -174,7 +174,26 @@ public sealed class CapacityProfile
     }
 
     /// <summary>Whether <paramref name="need"/> units are free during all of <c>[start, start + duration)</c>.</summary>
-    public bool Fits(int need, long start, long duration) => MinFree(start, start + duration) >= need;
+    /// <remarks>Stops at the first segment short of <paramref name="need"/>: a rejection at a busy instant is O(1).</remarks>
+    public bool Fits(int need, long start, long duration)
+    {
+        var k = Find(start);
+        if (_free[k] < need)
+        {
+            return false;
+        }
+
+        var end = start + duration;
+        for (k++; k < _count && _times[k] < end; k++)
+        {
+            if (_free[k] < need)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// The earliest time at or after <paramref name="notBefore"/> at which <paramref name="need"/> units stay
@@ -224,15 +243,20 @@ public sealed class CapacityProfile
             return;
         }
 
+        // Inserting or removing a segment may shift the segments before it by one (see Insert): re-base i0.
         var i0 = Split(start);
+        var head = _head;
         var i1 = Split(end);
+        i0 -= head - _head;
         for (var k = i0; k < i1; k++)
         {
             _free[k] -= units;
         }
 
         // Merge at the two edges that may now be equal to their neighbours (i1 first: indexes shift).
+        head = _head;
         MergeWithPrevious(i1);
+        i0 += _head - head;
         MergeWithPrevious(i0);
     }
 
@@ -254,8 +278,9 @@ public sealed class CapacityProfile
     private int Find(long time)
     {
         // Largest k in [head, count) with times[k] <= time; times before the head map to the head.
+        // Most queries are at the current time, which after Archive(now) lies in the head segment: O(1).
         int lo = _head, hi = _count - 1;
-        if (time <= _times[lo])
+        if (time <= _times[lo] || lo == hi || time < _times[lo + 1])
         {
             return lo;
         }
@@ -287,29 +312,48 @@ public sealed class CapacityProfile
         if (time < _times[k])
         {
             // Before the archived origin: extend the profile backwards with a full segment.
-            Insert(k, time, Capacity);
-            return k;
+            return Insert(k, time, Capacity);
         }
 
-        Insert(k + 1, time, _free[k]);
-        return k + 1;
+        return Insert(k + 1, time, _free[k]);
     }
 
-    private void Insert(int at, long time, int free)
+    /// <summary>
+    /// Inserts a segment before index <paramref name="at"/>, moving whichever side is shorter: the segments before
+    /// it move one place down into the archived room when there is some, so that inserting near the present (the
+    /// usual case) is cheap. Returns the index of the new segment.
+    /// </summary>
+    private int Insert(int at, long time, int free)
     {
-        if (_count == _times.Length)
+        if (_head > 0 && at - _head < _count - at)
         {
-            Array.Resize(ref _times, _times.Length * 2);
-            Array.Resize(ref _free, _free.Length * 2);
+            Move(_times, _head, _head - 1, at - _head);
+            Move(_free, _head, _head - 1, at - _head);
+            _head--;
+            at--;
+        }
+        else
+        {
+            if (_count == _times.Length)
+            {
+                Array.Resize(ref _times, _times.Length * 2);
+                Array.Resize(ref _free, _free.Length * 2);
+            }
+
+            Move(_times, at, at + 1, _count - at);
+            Move(_free, at, at + 1, _count - at);
+            _count++;
         }
 
-        Array.Copy(_times, at, _times, at + 1, _count - at);
-        Array.Copy(_free, at, _free, at + 1, _count - at);
         _times[at] = time;
         _free[at] = free;
-        _count++;
+        return at;
     }
 
+    /// <summary>Moves <paramref name="length"/> items of <paramref name="array"/> (overlapping ranges allowed).</summary>
+    private static void Move<T>(T[] array, int from, int to, int length) => array.AsSpan(from, length).CopyTo(array.AsSpan(to, length));
+
+    /// <summary>Removes segment <paramref name="k"/> when it has the value of the one before (the shorter side moves).</summary>
     private void MergeWithPrevious(int k)
     {
         if (k <= _head || k >= _count || _free[k] != _free[k - 1])
@@ -317,8 +361,17 @@ public sealed class CapacityProfile
             return;
         }
 
-        Array.Copy(_times, k + 1, _times, k, _count - k - 1);
-        Array.Copy(_free, k + 1, _free, k, _count - k - 1);
+        if (k - _head < _count - k - 1)
+        {
+            // Segment k - 1 absorbs k: it keeps its start, and everything before moves one place up.
+            Move(_times, _head, _head + 1, k - _head);
+            Move(_free, _head, _head + 1, k - _head);
+            _head++;
+            return;
+        }
+
+        Move(_times, k + 1, k, _count - k - 1);
+        Move(_free, k + 1, k, _count - k - 1);
         _count--;
     }
 }

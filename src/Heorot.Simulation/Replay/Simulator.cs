@@ -109,6 +109,13 @@ public static class Simulator
         }
     }
 
+    private sealed class ByJobId : IComparer<JobOutcome>
+    {
+        public static readonly ByJobId Instance = new();
+
+        public int Compare(JobOutcome x, JobOutcome y) => x.JobId.CompareTo(y.JobId);
+    }
+
     private sealed class Replay
     {
         private readonly IReadOnlyList<SimJob> _jobs;
@@ -238,7 +245,30 @@ public static class Simulator
                 outcomes[i] = new JobOutcome(j.Id, j.Submit, _starts[i] - j.Submit, _starts[i], j.Run, j.Procs, j.RequestedTime);
             }
 
-            Array.Sort(outcomes, static (a, b) => a.Submit != b.Submit ? a.Submit.CompareTo(b.Submit) : a.JobId.CompareTo(b.JobId));
+            // By submit time, then job number: sort on the keys, then order each run of equal submits.
+            var submits = new long[outcomes.Length];
+            for (var i = 0; i < submits.Length; i++)
+            {
+                submits[i] = outcomes[i].Submit;
+            }
+
+            Array.Sort(submits, outcomes);
+            for (var i = 0; i < outcomes.Length;)
+            {
+                var j = i + 1;
+                while (j < outcomes.Length && outcomes[j].Submit == outcomes[i].Submit)
+                {
+                    j++;
+                }
+
+                if (j - i > 1)
+                {
+                    Array.Sort(outcomes, i, j - i, ByJobId.Instance);
+                }
+
+                i = j;
+            }
+
             return outcomes;
         }
 
