@@ -60,6 +60,9 @@ internal static class Program
             case "modes":
                 CompareModes(options);
                 return 0;
+            case "live":
+                LivePassBench.Run(options.Nodes, options.Jobs > 0 ? [options.Jobs] : [10_000, 100_000], options.Runs, options.Depth);
+                return 0;
             default:
                 Usage();
                 return 2;
@@ -72,6 +75,7 @@ internal static class Program
             usage: Heorot.Bench replay [--runs N] [--trace ctc|curie] [--policy fcfs|easy|conservative] [--mode pyss|tick]
                    Heorot.Bench memory [--jobs N]
                    Heorot.Bench modes  [--trace ctc|curie] [--policy ...]
+                   Heorot.Bench live   [--nodes N] [--jobs N] [--depth D] [--runs N]   (one conservative pass on a synthetic cluster)
               --traces DIR   folder of the SWF traces (default: ../shared/traces from the repository root)
             """);
     }
@@ -218,6 +222,10 @@ internal static class Program
 
         public string TracesDir { get; private set; } = DefaultTracesDir();
 
+        public int Nodes { get; private set; } = 10_000;
+
+        public int Depth { get; private set; } = int.MaxValue;
+
         public static Options? Parse(ReadOnlySpan<string> args)
         {
             var options = new Options();
@@ -248,6 +256,12 @@ internal static class Program
                         break;
                     case "--traces":
                         options.TracesDir = value;
+                        break;
+                    case "--nodes" when int.TryParse(value, CultureInfo.InvariantCulture, out var nodes) && nodes > 0:
+                        options.Nodes = nodes;
+                        break;
+                    case "--depth" when int.TryParse(value, CultureInfo.InvariantCulture, out var depth) && depth > 0:
+                        options.Depth = depth;
                         break;
                     default:
                         return null;

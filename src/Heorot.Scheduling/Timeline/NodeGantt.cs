@@ -22,9 +22,14 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     private readonly List<int> _feasible = [];
     private readonly List<int>[] _bySwitch;
     private readonly List<(long First, long Last)> _windows = [];
-    private readonly List<(long Time, int Node, int Delta)> _events = [];
+    private long[] _eventKeys = new long[64];
+    private int[] _eventNodes = new int[64];
+    private int _eventCount;
     private int[] _activeBySwitch = [];
     private int _stamp;
+    private long _version;
+    private long _countVersion = -1;
+    private readonly Dictionary<(int[]? Eligible, int Cores, long Memory, int Gpus, long Now), (int Matching, int FreeNow)> _counts = [];
 
     public NodeGantt(ClusterShape shape, long origin = 0, long gap = 0)
     {
@@ -174,32 +179,10 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
 
     public string DescribeWait(in NodeDemand demand, long now, long duration)
     {
-        var d = duration + Gap;
         var parts = new List<string>();
         foreach (var group in demand.Groups)
         {
-            var eligible = Eligible(group);
-            var matching = 0;
-            var freeNow = 0;
-            var times = new List<long>();
-            foreach (var n in eligible)
-            {
-                var e = NodeEarliest(n, group, now, d);
-                if (e == CapacityProfile.Never)
-                {
-                    continue;
-                }
-
-                matching++;
-                if (e == now)
-                {
-                    freeNow++;
-                }
-                else
-                {
-                    times.Add(e);
-                }
-            }
+            var (matching, freeNow) = CountFreeAt(group, now);
 
             var need = group.Nodes > 0 ? group.Nodes : 1;
             if (matching < need)
@@ -220,10 +203,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
                 continue;
             }
 
-            times.Sort();
-            var missing = need - freeNow;
-            var until = times.Count >= missing ? times[missing - 1] : CapacityProfile.Never;
-            parts.Add(string.Create(CultureInfo.InvariantCulture, $"needs {group.Description}; {freeNow} of {matching} eligible nodes free now, {missing} more free at {FormatTime(until)}"));
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"needs {group.Description}; {freeNow} of {matching} eligible nodes free now"));
         }
 
         return string.Join("; ", parts);
@@ -241,6 +221,10 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         start = CapacityProfile.Never;
         alloc = NodeAlloc.Empty;
         var eligible = Eligible(g);
+        if (g.Nodes == 1 && g.MaxSwitches <= 1)
+        {
+            return EarliestSingle(g, t, d, out start, out alloc);
+        }
 
         // Upper bound: with N nodes idle for good by U, the group can start at U (without a switch constraint).
         var count = 0;
@@ -269,7 +253,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         var upper = g.MaxSwitches > 0 ? CapacityProfile.Never : Select(_select, count, g.Nodes - 1);
         var horizon = upper == CapacityProfile.Never ? CapacityProfile.Never : upper + 1;
 
-        _events.Clear();
+        _eventCount = 0;
         foreach (var n in eligible)
         {
             if (!ShapeFits(n, g))
@@ -294,19 +278,20 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
                         break;
                     }
 
-                    _events.Add((first, n, +1));
-                    _events.Add((last + 1, n, -1));
+                    AddEvent(first, n, +1);
+                    AddEvent(last + 1, n, -1);
                 }
             }
 
             if (tail < horizon)
             {
-                _events.Add((tail, n, +1));
+                AddEvent(tail, n, +1);
             }
         }
 
-        // Removals before additions at the same instant: a window [a, b] holds at b but not at b + 1.
-        _events.Sort(static (x, y) => x.Time != y.Time ? x.Time.CompareTo(y.Time) : x.Delta != y.Delta ? x.Delta.CompareTo(y.Delta) : x.Node.CompareTo(y.Node));
+        // Keys are time × 2 + (1 for an addition): removals sort before additions at the same instant, as a
+        // window [a, b] holds at b but not at b + 1.
+        Array.Sort(_eventKeys, _eventNodes, 0, _eventCount);
         if (_activeBySwitch.Length < _bySwitch.Length)
         {
             _activeBySwitch = new int[_bySwitch.Length];
@@ -314,19 +299,108 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
 
         Array.Clear(_activeBySwitch);
         var active = 0;
-        for (var i = 0; i < _events.Count; i++)
+        for (var i = 0; i < _eventCount; i++)
         {
-            var e = _events[i];
-            active += e.Delta;
-            _activeBySwitch[_shape.SwitchOf[e.Node]] += e.Delta;
-            var lastAtThisTime = i + 1 == _events.Count || _events[i + 1].Time != e.Time;
+            var key = _eventKeys[i];
+            var time = key >> 1;
+            var delta = (key & 1) == 1 ? 1 : -1;
+            active += delta;
+            _activeBySwitch[_shape.SwitchOf[_eventNodes[i]]] += delta;
+            var lastAtThisTime = i + 1 == _eventCount || (_eventKeys[i + 1] >> 1) != time;
             if (lastAtThisTime && active >= g.Nodes && (g.MaxSwitches == 0 || EnoughUnderSwitches(g)))
             {
-                return TryAt(new NodeDemand([g]), e.Time, d - Gap, out alloc) && (start = e.Time) == e.Time;
+                start = time;
+                alloc = PickActive(g, i, time);
+                return true;
             }
         }
 
         return false;
+    }
+
+    /// <summary>Chooses the group's nodes among those whose windows are open after event <paramref name="last"/>.</summary>
+    private NodeAlloc PickActive(NodeGroupDemand g, int last, long time)
+    {
+        var open = new Dictionary<int, int>();
+        for (var i = 0; i <= last; i++)
+        {
+            var n = _eventNodes[i];
+            open[n] = open.GetValueOrDefault(n) + ((_eventKeys[i] & 1) == 1 ? 1 : -1);
+        }
+
+        _feasible.Clear();
+        foreach (var (n, count) in open)
+        {
+            if (count > 0)
+            {
+                _feasible.Add(n);
+            }
+        }
+
+        _feasible.Sort();
+        List<int> candidates = _feasible;
+        if (g.MaxSwitches > 0)
+        {
+            var switches = PickSwitches(g)!;
+            candidates = switches.SelectMany(s => _bySwitch[s]).ToList();
+        }
+
+        var chosen = BestFit(candidates, g.Nodes, time);
+        var cores = new int[chosen.Count];
+        for (var i = 0; i < cores.Length; i++)
+        {
+            cores[i] = CoresFor(chosen[i], g);
+        }
+
+        return new NodeAlloc([.. chosen], cores, new long[chosen.Count], new int[chosen.Count]);
+    }
+
+    private void AddEvent(long time, int node, int delta)
+    {
+        if (_eventCount == _eventKeys.Length)
+        {
+            Array.Resize(ref _eventKeys, _eventCount * 2);
+            Array.Resize(ref _eventNodes, _eventCount * 2);
+        }
+
+        // Engine times are far from the long range's ends, so doubling cannot overflow.
+        _eventKeys[_eventCount] = (time << 1) | (delta > 0 ? 1L : 0L);
+        _eventNodes[_eventCount] = node;
+        _eventCount++;
+    }
+
+    /// <summary>One node: the node with the earliest own fit wins; ties go to the node with the fewest free cores then (packing).</summary>
+    private bool EarliestSingle(NodeGroupDemand g, long t, long d, out long start, out NodeAlloc alloc)
+    {
+        var best = CapacityProfile.Never;
+        var bestNode = -1;
+        var bestFree = int.MaxValue;
+        foreach (var n in Eligible(g))
+        {
+            var e = NodeEarliest(n, g, t, d, best);
+            if (e == CapacityProfile.Never || e > best)
+            {
+                continue;
+            }
+
+            var free = _cores[n].FreeAt(e);
+            if (e < best || free < bestFree)
+            {
+                best = e;
+                bestNode = n;
+                bestFree = free;
+            }
+        }
+
+        start = best;
+        if (bestNode < 0)
+        {
+            alloc = NodeAlloc.Empty;
+            return false;
+        }
+
+        alloc = new NodeAlloc([bestNode], [CoresFor(bestNode, g)], [g.MemoryPerNode], [g.GpusPerNode]);
+        return true;
     }
 
     private bool EnoughUnderSwitches(NodeGroupDemand g)
@@ -346,6 +420,47 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
 
         var best = _activeBySwitch.OrderByDescending(c => c).Take(g.MaxSwitches).Sum();
         return best >= g.Nodes;
+    }
+
+    /// <summary>
+    /// How many eligible nodes could ever hold one share of the group, and how many have it free at the instant
+    /// <paramref name="now"/>. Cached per group shape until the Gantt changes: explaining a long queue after a
+    /// pass costs one scan per distinct shape, not one per job.
+    /// </summary>
+    private (int Matching, int FreeNow) CountFreeAt(NodeGroupDemand g, long now)
+    {
+        var key = (g.Eligible, g.Nodes == 0 ? 1 : g.CoresPerNode, g.MemoryPerNode, g.GpusPerNode, now);
+        if (_countVersion == _version && _counts.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        if (_countVersion != _version)
+        {
+            _counts.Clear();
+            _countVersion = _version;
+        }
+
+        var matching = 0;
+        var freeNow = 0;
+        foreach (var n in Eligible(g))
+        {
+            if (!ShapeFits(n, g))
+            {
+                continue;
+            }
+
+            matching++;
+            if (_cores[n].FreeAt(now) >= CoresFor(n, g)
+                && (g.MemoryPerNode <= 0 || _memory[n] == null || _memory[n]!.FreeAt(now) >= g.MemoryPerNode)
+                && (g.GpusPerNode <= 0 || _gpus[n] == null || _gpus[n]!.FreeAt(now) >= g.GpusPerNode))
+            {
+                freeNow++;
+            }
+        }
+
+        _counts[key] = (matching, freeNow);
+        return (matching, freeNow);
     }
 
     /// <summary>Formats an engine time (seconds since the Unix epoch) for explain records.</summary>
@@ -684,6 +799,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
 
     private void Apply(NodeAlloc alloc, long start, long end, int sign)
     {
+        _version++;
         for (var i = 0; i < alloc.Nodes.Length; i++)
         {
             var n = alloc.Nodes[i];
