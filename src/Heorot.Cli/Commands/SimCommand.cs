@@ -24,13 +24,17 @@ internal static class SimCommand
         var compat = new Option<string?>("--compat") { Description = "Match another simulator's semantics exactly: 'pyss'." };
         var generate = new Option<int?>("--generate") { Description = "Instead of a trace, generate this many jobs from the Lublin-Feitelson (2003) workload model." };
         var seed = new Option<int>("--seed") { Description = "Seed of the generated workload.", DefaultValueFactory = _ => 1 };
+        var cluster = new Option<FileInfo?>("--cluster") { Description = "Replay on this cluster description (YAML) instead of a pool of processors." };
+        var workload = new Option<FileInfo?>("--workload") { Description = "With --cluster: jobs as 'SUBMIT RUN USER -l ... -p ...' lines, with hierarchical requests." };
+        var walltime = new Option<string>("--default-walltime") { Description = "With --workload: walltime of requests that give none (H:MM:SS).", DefaultValueFactory = _ => "1:00:00" };
 
         var command = new Command("sim", "Replay a workload through the scheduler and report wait, slowdown and utilization.")
         {
-            trace, policy, procs, output, json, compat, generate, seed,
+            trace, policy, procs, output, json, compat, generate, seed, cluster, workload, walltime,
         };
-        command.SetAction(parse => Run(
-            parse.GetValue(trace), parse.GetValue(policy)!, parse.GetValue(procs), parse.GetValue(output), parse.GetValue(json), parse.GetValue(compat), parse.GetValue(generate), parse.GetValue(seed)));
+        command.SetAction(parse => parse.GetValue(cluster) is { } clusterFile
+            ? ClusterSim.Run(clusterFile, parse.GetValue(trace), parse.GetValue(workload), parse.GetValue(policy)!, parse.GetValue(walltime)!, parse.GetValue(output), parse.GetValue(json))
+            : Run(parse.GetValue(trace), parse.GetValue(policy)!, parse.GetValue(procs), parse.GetValue(output), parse.GetValue(json), parse.GetValue(compat), parse.GetValue(generate), parse.GetValue(seed)));
         return command;
     }
 
@@ -158,10 +162,10 @@ internal static class SimCommand
         return outcomes;
     }
 
-    private static void WriteJson(ScheduleMetrics m, double seconds)
+    internal static void WriteJson(ScheduleMetrics m, double seconds)
     {
-        using var stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = false }))
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
             w.WriteNumber("jobs", m.Jobs);
@@ -174,10 +178,10 @@ internal static class SimCommand
             w.WriteEndObject();
         }
 
-        stdout.WriteByte((byte)'\n');
+        Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
     }
 
-    private static void WriteTable(string name, PolicyKind policy, SimulationMode mode, int processors, int records, ScheduleMetrics m, double seconds)
+    internal static void WriteTable(string name, PolicyKind policy, SimulationMode mode, int processors, int records, ScheduleMetrics m, double seconds)
     {
         var table = new Table().Border(TableBorder.Rounded).AddColumn("metric").AddColumn(new TableColumn("value").RightAligned());
         string F(double v, string format = "N2") => v.ToString(format, CultureInfo.InvariantCulture);

@@ -193,7 +193,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
 
             if (freeNow >= need && group.MaxSwitches > 0)
             {
-                parts.Add(string.Create(CultureInfo.InvariantCulture, $"needs {group.Description} under {group.MaxSwitches} switch{(group.MaxSwitches == 1 ? string.Empty : "es")}; {freeNow} eligible nodes free now but not under enough switches"));
+                parts.Add(string.Create(CultureInfo.InvariantCulture, $"needs {group.Description}; {freeNow} eligible nodes free now but not under {group.MaxSwitches} switch{(group.MaxSwitches == 1 ? string.Empty : "es")}"));
                 continue;
             }
 
@@ -345,7 +345,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             candidates = switches.SelectMany(s => _bySwitch[s]).ToList();
         }
 
-        var chosen = BestFit(candidates, g.Nodes, time);
+        var chosen = BestFit(candidates, g.Nodes, time, g.GpusPerNode == 0);
         var cores = new int[chosen.Count];
         for (var i = 0; i < cores.Length; i++)
         {
@@ -383,7 +383,8 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
                 continue;
             }
 
-            var free = _cores[n].FreeAt(e);
+            // Ties: nodes without GPUs first (for work that needs none), then the fewest free cores.
+            var free = _cores[n].FreeAt(e) + (g.GpusPerNode == 0 && _shape.Gpus[n] > 0 ? 1 << 20 : 0);
             if (e < best || free < bestFree)
             {
                 best = e;
@@ -653,11 +654,11 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
                 return false;
             }
 
-            chosen = BestFit(switches.SelectMany(s => _bySwitch[s]).ToList(), g.Nodes, t);
+            chosen = BestFit(switches.SelectMany(s => _bySwitch[s]).ToList(), g.Nodes, t, g.GpusPerNode == 0);
         }
         else
         {
-            chosen = BestFit(_feasible, g.Nodes, t);
+            chosen = BestFit(_feasible, g.Nodes, t, g.GpusPerNode == 0);
         }
 
         foreach (var n in chosen)
@@ -681,15 +682,25 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             _bySwitch[_shape.SwitchOf[n]].Add(n);
         }
 
-        // Best fit: the switch with the fewest feasible nodes that still holds the group, leaving big blocks intact.
+        // Best fit: the switch with the fewest feasible nodes that still holds the group, leaving big blocks
+        // intact; a group that needs no GPUs prefers the switch whose nodes it could fill without GPU nodes.
         if (g.MaxSwitches == 1)
         {
             var best = -1;
+            var bestKey = (Gpu: int.MaxValue, Count: int.MaxValue);
             for (var s = 0; s < _bySwitch.Length; s++)
             {
-                if (_bySwitch[s].Count >= g.Nodes && (best < 0 || _bySwitch[s].Count < _bySwitch[best].Count))
+                if (_bySwitch[s].Count < g.Nodes)
+                {
+                    continue;
+                }
+
+                var plain = g.GpusPerNode > 0 ? _bySwitch[s].Count : _bySwitch[s].Count(n => _shape.Gpus[n] == 0);
+                var key = (Gpu: plain >= g.Nodes ? 0 : 1, _bySwitch[s].Count);
+                if (key.CompareTo(bestKey) < 0)
                 {
                     best = s;
+                    bestKey = key;
                 }
             }
 
@@ -701,11 +712,24 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     }
 
     /// <summary>Picks the nodes with the fewest free cores at <paramref name="t"/> (ties by index): packs partial nodes first.</summary>
-    private List<int> BestFit(List<int> candidates, int count, long t)
+    private List<int> BestFit(List<int> candidates, int count, long t, bool spareGpus)
     {
         if (candidates.Count == count)
         {
             return [.. candidates];
+        }
+
+        if (spareGpus && candidates.Any(n => _shape.Gpus[n] > 0))
+        {
+            // Nodes without GPUs first, so that work that needs no GPU leaves the GPU nodes to work that does.
+            var plain = candidates.Where(n => _shape.Gpus[n] == 0).ToList();
+            var result2 = BestFit(plain, Math.Min(count, plain.Count), t, false);
+            if (result2.Count < count)
+            {
+                result2.AddRange(BestFit(candidates.Where(n => _shape.Gpus[n] > 0).ToList(), count - result2.Count, t, false));
+            }
+
+            return result2;
         }
 
         // Counting sort on free cores: O(candidates).

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using Heorot.Cli;
+using Heorot.Tests.Support;
+
+namespace Heorot.Tests.Cli;
+
+/// <summary>The <c>heorot sim</c> interface other checks depend on: flags, JSON keys, CSV columns, clear errors.</summary>
+[Collection(nameof(SerialConsole))]
+public class SimCommandTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        Console.SetOut(stdout);
+        Console.SetError(stderr);
+        try
+        {
+            return (Program.Main(args), stdout.ToString(), stderr.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+
+    [Fact]
+    public void Sim_TraceWithJsonAndOut_PrintsTheSevenKeysAndWritesSortedCsv()
+    {
+        var csv = Path.Combine(Path.GetTempPath(), $"heorot-sim-{Guid.NewGuid():N}.csv");
+        try
+        {
+            var (code, output, error) = Run("sim", "--trace", SharedFiles.Path("traces", "KTH-SP2-1996-2.swf.gz"), "--policy", "easy", "--compat", "pyss", "--out", csv, "--json");
+
+            Assert.True(code == 0, error);
+            using var json = JsonDocument.Parse(output);
+            var keys = json.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
+            Assert.Equal(["jobs", "mean_wait", "mean_bsld", "max_bsld", "utilization", "makespan", "seconds"], keys);
+            Assert.Equal(28481, json.RootElement.GetProperty("jobs").GetInt32());
+            Assert.Equal(6836.87, json.RootElement.GetProperty("mean_wait").GetDouble(), 2);
+            var lines = File.ReadAllLines(csv);
+            Assert.Equal("job_id,submit,wait,start,run,procs,req_time", lines[0]);
+            Assert.Equal(28482, lines.Length);
+            var submits = lines.Skip(1).Select(l => long.Parse(l.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            Assert.Equal(submits.Order(), submits);
+        }
+        finally
+        {
+            File.Delete(csv);
+        }
+    }
+
+    [Fact]
+    public void Sim_Generated_RunsTheEmbeddedDefault()
+    {
+        var (code, output, error) = Run("sim", "--generate", "2000", "--procs", "64", "--policy", "conservative", "--json");
+
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal(2000, json.RootElement.GetProperty("jobs").GetInt32());
+        Assert.InRange(json.RootElement.GetProperty("utilization").GetDouble(), 0.01, 1.0);
+    }
+
+    [Theory]
+    [InlineData(new[] { "sim", "--trace", "/nonexistent/x.swf", "--policy", "easy" }, "no such file")]
+    [InlineData(new[] { "sim", "--generate", "10", "--policy", "sjf" }, "--policy: unknown policy 'sjf'")]
+    [InlineData(new[] { "sim", "--generate", "10", "--procs", "0" }, "--procs: expected a positive number")]
+    [InlineData(new[] { "sim", "--generate", "10", "--compat", "slurm" }, "--compat: unknown simulator 'slurm'")]
+    public void Sim_BadInput_ClearErrorAndExitCode2(string[] args, string message)
+    {
+        var (code, _, error) = Run(args);
+
+        Assert.Equal(2, code);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sim_MalformedTraceLine_ErrorNamesTheLine()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"heorot-bad-{Guid.NewGuid():N}.swf");
+        File.WriteAllText(path, "; MaxProcs: 8\n1 0 0 10 2 -1 -1 2 20 -1 1 1 1 1 1 1 -1 -1\n2 5 0 10 2 -1 -1 2 20 -1 1 1 1\n");
+        try
+        {
+            var (code, _, error) = Run("sim", "--trace", path, "--policy", "fcfs");
+
+            Assert.Equal(2, code);
+            Assert.Contains(":3: expected 18 fields, found 13", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
+
+[CollectionDefinition(nameof(SerialConsole), DisableParallelization = true)]
+public sealed class SerialConsole;
