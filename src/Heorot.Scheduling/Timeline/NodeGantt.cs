@@ -19,6 +19,12 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     private readonly long[] _select;
     private readonly int[] _usedStamp;
     private readonly RunSummary[] _runs;
+
+    // Nodes ordered by when they go idle for good, and by their longest earlier idle run (negated: longest
+    // first): a whole-node group visits only the nodes that can matter instead of every eligible node.
+    private readonly SortedSet<(long Tail, int Node)> _byTail = [];
+    private readonly SortedSet<(long NegativeRun, int Node)> _byIdleRun = [];
+    private readonly Dictionary<int[], bool[]> _masks = new(ReferenceEqualityComparer.Instance);
     private readonly List<int> _feasible = [];
     private readonly List<int>[] _bySwitch;
     private readonly List<(long First, long Last)> _windows = [];
@@ -52,6 +58,8 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             _available[i] = true;
             _all[i] = i;
             _runs[i] = _cores[i].Summarise();
+            _byTail.Add((_runs[i].FullTail, i));
+            _byIdleRun.Add((-_runs[i].MaxFullRun, i));
         }
 
         _bySwitch = new List<int>[Math.Max(1, shape.SwitchCount)];
@@ -226,6 +234,11 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             return EarliestSingle(g, t, d, out start, out alloc);
         }
 
+        if (g.MaxSwitches == 0 && g.CoresPerNode == 0)
+        {
+            return SweepWholeNodes(g, t, d, out start, out alloc);
+        }
+
         // Upper bound: with N nodes idle for good by U, the group can start at U (without a switch constraint).
         var count = 0;
         var idleNow = 0;
@@ -289,6 +302,15 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             }
         }
 
+        return SweepEvents(g, out start, out alloc);
+    }
+
+    /// <summary>Sorts the window events and finds the first instant at which the group's N windows overlap.</summary>
+    private bool SweepEvents(NodeGroupDemand g, out long start, out NodeAlloc alloc)
+    {
+        start = CapacityProfile.Never;
+        alloc = NodeAlloc.Empty;
+
         // Keys are time × 2 + (1 for an addition): removals sort before additions at the same instant, as a
         // window [a, b] holds at b but not at b + 1.
         Array.Sort(_eventKeys, _eventNodes, 0, _eventCount);
@@ -316,6 +338,93 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The sweep for N whole nodes anywhere, visiting only the nodes that can matter: in order of their idle
+    /// tails until N eligible ones are found (their N-th tail bounds the answer), plus the nodes whose longest
+    /// earlier idle run could hold the job.
+    /// </summary>
+    private bool SweepWholeNodes(NodeGroupDemand g, long t, long d, out long start, out NodeAlloc alloc)
+    {
+        start = CapacityProfile.Never;
+        alloc = NodeAlloc.Empty;
+        var mask = Mask(g);
+        _eventCount = 0;
+        var found = 0;
+        var upper = CapacityProfile.Never;
+        foreach (var (tail, n) in _byTail)
+        {
+            if ((mask != null && !mask[n]) || !ShapeFits(n, g))
+            {
+                continue;
+            }
+
+            var at = Math.Max(t, tail);
+            if (found >= g.Nodes && at > upper)
+            {
+                break;
+            }
+
+            AddEvent(at, n, +1);
+            if (++found == g.Nodes)
+            {
+                upper = at;
+            }
+        }
+
+        if (found < g.Nodes)
+        {
+            return false;
+        }
+
+        foreach (var (negativeRun, n) in _byIdleRun)
+        {
+            if (-negativeRun < d)
+            {
+                break;
+            }
+
+            var runs = _runs[n];
+            if (runs.FullTail <= t || (mask != null && !mask[n]) || !ShapeFits(n, g))
+            {
+                continue;
+            }
+
+            _windows.Clear();
+            _cores[n].StartWindows(_shape.Cores[n], t, d, Math.Min(upper + 1, runs.FullTail), _windows);
+            foreach (var (first, last) in _windows)
+            {
+                if (last != CapacityProfile.Never)
+                {
+                    AddEvent(first, n, +1);
+                    AddEvent(last + 1, n, -1);
+                }
+            }
+        }
+
+        return SweepEvents(g, out start, out alloc);
+    }
+
+    private bool[]? Mask(NodeGroupDemand g)
+    {
+        if (g.Eligible == null)
+        {
+            return null;
+        }
+
+        if (!_masks.TryGetValue(g.Eligible, out var mask))
+        {
+            mask = new bool[_shape.NodeCount];
+            foreach (var n in g.Eligible)
+            {
+                mask[n] = true;
+            }
+
+            _masks[g.Eligible] = mask;
+        }
+
+        return mask;
     }
 
     /// <summary>Chooses the group's nodes among those whose windows are open after event <paramref name="last"/>.</summary>
@@ -838,7 +947,19 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
                 _gpus[n]!.Add(start, end, sign * alloc.Gpus[i]);
             }
 
+            var before = _runs[n];
             _runs[n] = _cores[n].Summarise();
+            if (before.FullTail != _runs[n].FullTail)
+            {
+                _byTail.Remove((before.FullTail, n));
+                _byTail.Add((_runs[n].FullTail, n));
+            }
+
+            if (before.MaxFullRun != _runs[n].MaxFullRun)
+            {
+                _byIdleRun.Remove((-before.MaxFullRun, n));
+                _byIdleRun.Add((-_runs[n].MaxFullRun, n));
+            }
         }
     }
 
