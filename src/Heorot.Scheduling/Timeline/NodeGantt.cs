@@ -24,6 +24,10 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     // first): a whole-node group visits only the nodes that can matter instead of every eligible node.
     private readonly SortedSet<(long Tail, int Node)> _byTail = [];
     private readonly SortedSet<(long NegativeRun, int Node)> _byIdleRun = [];
+
+    // The same for runs with at least one free core, for jobs that share nodes.
+    private readonly SortedSet<(long Tail, int Node)> _byPartialTail = [];
+    private readonly SortedSet<(long NegativeRun, int Node)> _byPartialRun = [];
     private readonly Dictionary<int[], bool[]> _masks = new(ReferenceEqualityComparer.Instance);
     private readonly List<int> _feasible = [];
     private readonly List<int>[] _bySwitch;
@@ -60,6 +64,8 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             _runs[i] = _cores[i].Summarise();
             _byTail.Add((_runs[i].FullTail, i));
             _byIdleRun.Add((-_runs[i].MaxFullRun, i));
+            _byPartialTail.Add((_runs[i].PartialTail, i));
+            _byPartialRun.Add((-_runs[i].MaxPartialRun, i));
         }
 
         _bySwitch = new List<int>[Math.Max(1, shape.SwitchCount)];
@@ -481,25 +487,54 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     /// <summary>One node: the node with the earliest own fit wins; ties go to the node with the fewest free cores then (packing).</summary>
     private bool EarliestSingle(NodeGroupDemand g, long t, long d, out long start, out NodeAlloc alloc)
     {
+        // Branch and bound: a node whose earlier runs with free cores are all shorter than the job cannot start
+        // it before its final such run begins, so nodes are visited in that order until they cannot beat the
+        // best; the nodes with a long enough earlier run are visited first.
+        var mask = Mask(g);
         var best = CapacityProfile.Never;
         var bestNode = -1;
         var bestFree = int.MaxValue;
-        foreach (var n in Eligible(g))
+        void Consider(int n)
         {
+            if (mask != null && !mask[n])
+            {
+                return;
+            }
+
             var e = NodeEarliest(n, g, t, d, best);
             if (e == CapacityProfile.Never || e > best)
             {
-                continue;
+                return;
             }
 
-            // Ties: nodes without GPUs first (for work that needs none), then the fewest free cores.
+            // Ties: nodes without GPUs first (for work that needs none), then the fewest free cores, then the index.
             var free = _cores[n].FreeAt(e) + (g.GpusPerNode == 0 && _shape.Gpus[n] > 0 ? 1 << 20 : 0);
-            if (e < best || free < bestFree)
+            if (e < best || free < bestFree || (free == bestFree && n < bestNode))
             {
                 best = e;
                 bestNode = n;
                 bestFree = free;
             }
+        }
+
+        foreach (var (negativeRun, n) in _byPartialRun)
+        {
+            if (-negativeRun < d)
+            {
+                break;
+            }
+
+            Consider(n);
+        }
+
+        foreach (var (tail, n) in _byPartialTail)
+        {
+            if (Math.Max(t, tail) > best)
+            {
+                break;
+            }
+
+            Consider(n);
         }
 
         start = best;
@@ -959,6 +994,18 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             {
                 _byIdleRun.Remove((-before.MaxFullRun, n));
                 _byIdleRun.Add((-_runs[n].MaxFullRun, n));
+            }
+
+            if (before.PartialTail != _runs[n].PartialTail)
+            {
+                _byPartialTail.Remove((before.PartialTail, n));
+                _byPartialTail.Add((_runs[n].PartialTail, n));
+            }
+
+            if (before.MaxPartialRun != _runs[n].MaxPartialRun)
+            {
+                _byPartialRun.Remove((-before.MaxPartialRun, n));
+                _byPartialRun.Add((-_runs[n].MaxPartialRun, n));
             }
         }
     }
