@@ -20,6 +20,7 @@ public sealed class RequestCompiler
 {
     private readonly ClusterModel _cluster;
     private readonly Dictionary<string, int[]> _eligibleCache = new(StringComparer.Ordinal);
+    private readonly Dictionary<int[], (int Cores, int CoresPerCpu)> _smallestCache = new(ReferenceEqualityComparer.Instance);
 
     public RequestCompiler(ClusterModel cluster)
     {
@@ -74,8 +75,7 @@ public sealed class RequestCompiler
         var filters = new[] { alternativeFilter, group.Filter }.Where(f => f != null).Select(f => f!).ToList();
         var eligible = Eligible(filters);
         var filterText = filters.Count == 0 ? string.Empty : " with " + string.Join(" and ", filters.Select(f => f.ToString()));
-        var minCoresPerCpu = eligible.Length == 0 ? 1 : eligible.Min(i => _cluster.Nodes[i].CoresPerCpu);
-        var minCores = eligible.Length == 0 ? 1 : eligible.Min(i => _cluster.Nodes[i].Cores);
+        var (minCores, minCoresPerCpu) = Smallest(eligible);
         var perNodeCores = (cpus, cores) switch
         {
             (null, null) => 0, // whole nodes, as OAR's /nodes=N
@@ -112,6 +112,19 @@ public sealed class RequestCompiler
                 ? string.Create(CultureInfo.InvariantCulture, $"{total} whole node{(total == 1 ? string.Empty : "s")}{gpuText}{switchText}{filterText}")
                 : string.Create(CultureInfo.InvariantCulture, $"{total} node{(total == 1 ? string.Empty : "s")} × {perNodeCores} core{(perNodeCores == 1 ? string.Empty : "s")}{gpuText}{switchText}{filterText}"),
         };
+    }
+
+    /// <summary>The fewest cores and cores per socket among the eligible nodes, computed once per node set.</summary>
+    private (int Cores, int CoresPerCpu) Smallest(int[] eligible)
+    {
+        if (_smallestCache.TryGetValue(eligible, out var cached))
+        {
+            return cached;
+        }
+
+        var result = eligible.Length == 0 ? (1, 1) : (eligible.Min(i => _cluster.Nodes[i].Cores), eligible.Min(i => _cluster.Nodes[i].CoresPerCpu));
+        _smallestCache[eligible] = result;
+        return result;
     }
 
     private int[] Eligible(List<PropertyExpr> filters)
