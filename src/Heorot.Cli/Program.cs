@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Heorot.Cli.Commands;
+using Heorot.Cli.Output;
 
 namespace Heorot.Cli;
 
@@ -12,6 +13,14 @@ internal static class Program
             SimCommand.Create(),
             RequestCommand.Create(),
         };
-        return root.Parse(args).Invoke();
+        try
+        {
+            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            // Files the user named that cannot be read or written: say which and why, without a stack trace.
+            return Terminal.Fail(e.Message);
+        }
     }
 }

@@ -16,19 +16,7 @@ public static class ClusterScheduler
     public static Plan Plan(SchedulingSnapshot snapshot)
     {
         var now = snapshot.Now;
-        var gantt = NewGantt(snapshot);
-
-        // Running normal work and accepted reservations are fixed; best-effort work is preemptible, so it is
-        // left out while normal work is planned.
-        foreach (var job in snapshot.Running.Where(j => !j.BestEffort))
-        {
-            gantt.Reserve(job.Alloc, Math.Min(job.Start, now), Math.Max(job.End, now + 1));
-        }
-
-        foreach (var r in snapshot.Reservations.Where(r => r.End > now))
-        {
-            gantt.Reserve(r.Alloc, Math.Max(r.Start, now), r.End);
-        }
+        var gantt = FixedWork(snapshot);
 
         var byId = new Dictionary<long, EngineJob<NodeDemand, NodeAlloc>>();
         var pendingById = snapshot.Pending.ToDictionary(p => p.Id);
@@ -41,7 +29,7 @@ public static class ClusterScheduler
 
         foreach (var p in planned)
         {
-            byId[p.Id] = ToEngineJob(p, byId, runningEnds, now);
+            byId[p.Id] = ToEngineJob(p, byId, runningEnds, pendingById, now);
         }
 
         var starts = new List<StartDecision>();
@@ -54,7 +42,8 @@ public static class ClusterScheduler
             foreach (var p in mine)
             {
                 var job = byId[p.Id];
-                if (queue.Policy == PolicyKind.Conservative && p.Previous is { } prev && prev.Start >= now)
+                // A kept slot must still respect the job's predecessors, which may have moved: re-plan those jobs.
+                if (queue.Policy == PolicyKind.Conservative && p.Previous is { } prev && prev.Start >= now && job.Dependencies == null)
                 {
                     engine.Adopt(job, prev.Start, prev.Alternative, prev.Alloc);
                 }
@@ -78,6 +67,7 @@ public static class ClusterScheduler
 
         // Jobs of queues nobody declared never run: say so rather than ignore them.
         var known = snapshot.Queues.Select(q => q.Name).ToHashSet(StringComparer.Ordinal);
+        var queuesByName = snapshot.Queues.ToDictionary(q => q.Name, StringComparer.Ordinal);
 
         // Preempt best-effort jobs whose resources a normal job starting now needs. Best-effort work only ever
         // holds the present instant: it runs in what is idle now and is preempted when a reservation arrives.
@@ -137,7 +127,7 @@ public static class ClusterScheduler
                 continue;
             }
 
-            explain.Add(Explain(p, byId[p.Id], gantt, snapshot, runningEnds, pendingById));
+            explain.Add(Explain(p, byId[p.Id], gantt, snapshot, runningEnds, pendingById, queuesByName[p.Queue].Policy));
         }
 
         return new Plan(starts, preempt, explain);
@@ -159,31 +149,40 @@ public static class ClusterScheduler
             return (null, "the reservation starts in the past");
         }
 
-        var gantt = NewGantt(snapshot);
-        foreach (var job in snapshot.Running.Where(j => !j.BestEffort))
-        {
-            gantt.Reserve(job.Alloc, Math.Min(job.Start, snapshot.Now), Math.Max(job.End, snapshot.Now + 1));
-        }
-
-        foreach (var r in snapshot.Reservations.Where(r => r.End > snapshot.Now))
-        {
-            gantt.Reserve(r.Alloc, Math.Max(r.Start, snapshot.Now), r.End);
-        }
-
+        var gantt = FixedWork(snapshot);
         return gantt.TryAt(demand, start, end - start, out var alloc)
             ? (alloc, null)
-            : (null, "refused: " + gantt.DescribeWait(demand, start, end - start).Replace(" free now", " free then", StringComparison.Ordinal));
+            : (null, string.Create(CultureInfo.InvariantCulture, $"refused: needs {demand}; running jobs or other reservations hold the resources between {FormatTime(start)} and {FormatTime(end)}"));
     }
 
-    private static NodeGantt NewGantt(SchedulingSnapshot snapshot)
+    /// <summary>Formats an engine time (seconds since the Unix epoch) for explain records.</summary>
+    public static string FormatTime(long time) =>
+        time == CapacityProfile.Never ? "never" : DateTimeOffset.FromUnixTimeSeconds(time).ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A Gantt holding the work nothing can move: running normal jobs (until their requested end) and accepted
+    /// reservations. Best-effort work is preemptible, so it is left out while normal work is planned.
+    /// </summary>
+    private static NodeGantt FixedWork(SchedulingSnapshot snapshot)
     {
-        var gantt = new NodeGantt(snapshot.Cluster, snapshot.Now, snapshot.Gap);
+        var now = snapshot.Now;
+        var gantt = new NodeGantt(snapshot.Cluster, now, snapshot.Gap);
         if (snapshot.NodeAvailable is { } available)
         {
             for (var n = 0; n < available.Length; n++)
             {
                 gantt.SetAvailable(n, available[n]);
             }
+        }
+
+        foreach (var job in snapshot.Running.Where(j => !j.BestEffort))
+        {
+            gantt.Reserve(job.Alloc, Math.Min(job.Start, now), Math.Max(job.End, now + 1));
+        }
+
+        foreach (var r in snapshot.Reservations.Where(r => r.End > now))
+        {
+            gantt.Reserve(r.Alloc, Math.Max(r.Start, now), r.End);
         }
 
         return gantt;
@@ -202,7 +201,10 @@ public static class ClusterScheduler
             .ToList();
     }
 
-    private static EngineJob<NodeDemand, NodeAlloc> ToEngineJob(PendingJob p, Dictionary<long, EngineJob<NodeDemand, NodeAlloc>> byId, Dictionary<long, long> runningEnds, long now)
+    /// <summary>Stands for a predecessor this pass does not plan ahead of its successor: never planned, never finished.</summary>
+    private static readonly EngineJob<NodeDemand, NodeAlloc> NotPlannedAhead = new(long.MinValue, 0, 1, NodeDemand.Cores(1));
+
+    private static EngineJob<NodeDemand, NodeAlloc> ToEngineJob(PendingJob p, Dictionary<long, EngineJob<NodeDemand, NodeAlloc>> byId, Dictionary<long, long> runningEnds, Dictionary<long, PendingJob> pending, long now)
     {
         var deps = new List<EngineJob<NodeDemand, NodeAlloc>>();
         foreach (var id in p.After)
@@ -219,10 +221,11 @@ public static class ClusterScheduler
                 running.ReservedEnd = Math.Max(end, now);
                 deps.Add(running);
             }
-            else
+            else if (pending.ContainsKey(id))
             {
-                // Finished, unknown, or pending behind this job (planned later): the last cannot be honoured
-                // in this pass, so the job waits without a slot.
+                // Pending but planned after this job (a lower queue, fair-share, the planning depth): this job
+                // waits without a slot until its predecessor is planned ahead of it or has run.
+                deps.Add(NotPlannedAhead);
             }
         }
 
@@ -236,7 +239,7 @@ public static class ClusterScheduler
     private static bool DependenciesDone(PendingJob p, Dictionary<long, long> runningEnds, Dictionary<long, PendingJob> pending) =>
         p.After.All(id => !runningEnds.ContainsKey(id) && !pending.ContainsKey(id));
 
-    private static ExplainRecord Explain(PendingJob p, EngineJob<NodeDemand, NodeAlloc> job, NodeGantt gantt, SchedulingSnapshot snapshot, Dictionary<long, long> runningEnds, Dictionary<long, PendingJob> pending)
+    private static ExplainRecord Explain(PendingJob p, EngineJob<NodeDemand, NodeAlloc> job, NodeGantt gantt, SchedulingSnapshot snapshot, Dictionary<long, long> runningEnds, Dictionary<long, PendingJob> pending, PolicyKind policy)
     {
         var now = snapshot.Now;
         var waitingFor = p.After.Where(id => runningEnds.ContainsKey(id) || pending.ContainsKey(id)).ToList();
@@ -258,7 +261,11 @@ public static class ClusterScheduler
 
         if (slot != null)
         {
-            reason += "; planned to start at " + NodeGantt.FormatTime(slot.Start);
+            reason += "; planned to start at " + FormatTime(slot.Start);
+        }
+        else if (waitingFor.Count == 0 && policy != PolicyKind.Conservative)
+        {
+            reason += $"; waits its turn ({policy.Name()} reserves only the first waiting job of its queue)";
         }
         else if (waitingFor.Count == 0)
         {

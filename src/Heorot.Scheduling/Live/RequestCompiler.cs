@@ -14,13 +14,15 @@ namespace Heorot.Scheduling.Live;
 /// Level semantics: <c>/switch=S/node=N</c> asks for S×N nodes on at most S switches; <c>cpu=C</c> without a
 /// core level means C whole sockets (C × the node's cores per socket); a request without a node level asks for
 /// cores anywhere, packed onto as few nodes as possible; <c>cluster=</c> counts are accepted but not enforced
-/// yet. <c>ALL</c> takes every eligible node (or every core of a node).
+/// yet. <c>ALL</c> takes every eligible node, the whole node for cores or sockets, every GPU of the smallest eligible
+/// GPU node, or every switch the eligible nodes hang from. Memory on a request without a node level is not
+/// accounted yet (cores anywhere are counted only).
 /// </remarks>
 public sealed class RequestCompiler
 {
     private readonly ClusterModel _cluster;
     private readonly Dictionary<string, int[]> _eligibleCache = new(StringComparer.Ordinal);
-    private readonly Dictionary<int[], (int Cores, int CoresPerCpu)> _smallestCache = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<int[], (int Cores, int CoresPerCpu, int Gpus)> _smallestCache = new(ReferenceEqualityComparer.Instance);
 
     public RequestCompiler(ClusterModel cluster)
     {
@@ -75,14 +77,22 @@ public sealed class RequestCompiler
         var filters = new[] { alternativeFilter, group.Filter }.Where(f => f != null).Select(f => f!).ToList();
         var eligible = Eligible(filters);
         var filterText = filters.Count == 0 ? string.Empty : " with " + string.Join(" and ", filters.Select(f => f.ToString()));
-        var (minCores, minCoresPerCpu) = Smallest(eligible);
+        var (minCores, minCoresPerCpu, minGpus) = Smallest(eligible);
+
+        // ALL cores or sockets of a node is the whole node; counts multiply in 64 bits and saturate, so a
+        // request larger than any cluster stays larger (and is refused with a reason) instead of wrapping.
         var perNodeCores = (cpus, cores) switch
         {
-            (null, null) => 0, // whole nodes, as OAR's /nodes=N
-            ({ } c, null) => c == LevelCount.All ? minCores : c * minCoresPerCpu,
-            (null, { } k) => k == LevelCount.All ? minCores : k,
-            ({ } c, { } k) => (c == LevelCount.All ? minCores / Math.Max(1, minCoresPerCpu) : c) * (k == LevelCount.All ? minCoresPerCpu : k),
+            (null or LevelCount.All, null or LevelCount.All) => 0, // whole nodes, as OAR's /nodes=N
+            ({ } c, null) => Saturate((long)c * minCoresPerCpu),
+            (null, { } k) => k,
+            ({ } c, { } k) => Saturate((long)(c == LevelCount.All ? Math.Max(1, minCores / Math.Max(1, minCoresPerCpu)) : c) * (k == LevelCount.All ? minCoresPerCpu : k)),
         };
+
+        if (gpus == LevelCount.All)
+        {
+            gpus = Math.Max(1, minGpus); // every GPU of the smallest eligible GPU node
+        }
 
         if (nodes == null && switches == null && gpus == null && (cpus != null || cores != null))
         {
@@ -95,9 +105,10 @@ public sealed class RequestCompiler
             };
         }
 
-        var nodeCount = nodes == LevelCount.All ? eligible.Length : nodes ?? 1;
-        var spread = switches is > 0 ? switches.Value : 0;
-        var total = spread > 0 ? nodeCount * spread : nodeCount;
+        // ALL nodes of an empty set still asks for one node, which then matches nothing (and says so).
+        var nodeCount = nodes == LevelCount.All ? Math.Max(1, eligible.Length) : nodes ?? 1;
+        var spread = switches == LevelCount.All ? Math.Max(1, eligible.Select(n => _cluster.Nodes[n].SwitchIndex).Distinct().Count()) : switches ?? 0;
+        var total = spread > 0 ? Saturate((long)nodeCount * spread) : nodeCount;
         var gpuText = gpus is > 0 ? string.Create(CultureInfo.InvariantCulture, $", {gpus} GPU{(gpus == 1 ? string.Empty : "s")}") : string.Empty;
         var switchText = spread > 0 ? string.Create(CultureInfo.InvariantCulture, $" under {spread} switch{(spread == 1 ? string.Empty : "es")}") : string.Empty;
         return new NodeGroupDemand
@@ -114,15 +125,20 @@ public sealed class RequestCompiler
         };
     }
 
-    /// <summary>The fewest cores and cores per socket among the eligible nodes, computed once per node set.</summary>
-    private (int Cores, int CoresPerCpu) Smallest(int[] eligible)
+    private static int Saturate(long value) => (int)Math.Clamp(value, 1, int.MaxValue);
+
+    /// <summary>The fewest cores, cores per socket and GPUs (among GPU nodes) of the eligible nodes, once per node set.</summary>
+    private (int Cores, int CoresPerCpu, int Gpus) Smallest(int[] eligible)
     {
         if (_smallestCache.TryGetValue(eligible, out var cached))
         {
             return cached;
         }
 
-        var result = eligible.Length == 0 ? (1, 1) : (eligible.Min(i => _cluster.Nodes[i].Cores), eligible.Min(i => _cluster.Nodes[i].CoresPerCpu));
+        var gpuNodes = eligible.Where(i => _cluster.Nodes[i].Gpus > 0).ToList();
+        var result = eligible.Length == 0
+            ? (1, 1, 0)
+            : (eligible.Min(i => _cluster.Nodes[i].Cores), eligible.Min(i => _cluster.Nodes[i].CoresPerCpu), gpuNodes.Count == 0 ? 0 : gpuNodes.Min(i => _cluster.Nodes[i].Gpus));
         _smallestCache[eligible] = result;
         return result;
     }

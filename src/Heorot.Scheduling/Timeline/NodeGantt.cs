@@ -37,6 +37,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     private int _eventCount;
     private int[] _activeBySwitch = [];
     private int _stamp;
+    private long _archivedAt;
     private long _version;
     private long _countVersion = -1;
     private readonly Dictionary<(int[]? Eligible, int Cores, long Memory, int Gpus, long Now), (int Matching, int FreeNow)> _counts = [];
@@ -54,6 +55,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         _select = new long[n];
         _usedStamp = new int[n];
         _runs = new RunSummary[n];
+        _archivedAt = origin;
         for (var i = 0; i < n; i++)
         {
             _cores[i] = new CapacityProfile(shape.Cores[i], origin);
@@ -80,17 +82,34 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     /// <summary>Seconds every slot is extended by on its nodes (VM teardown, a reboot) before the next job.</summary>
     public long Gap { get; }
 
-    /// <summary>Free cores on a node at an instant (tests, explain records).</summary>
-    public int FreeCoresAt(int node, long time) => _cores[node].FreeAt(time);
-
     /// <summary>Takes a node out of (or back into) planning: drained, dead or powered off without a way back.</summary>
-    public void SetAvailable(int node, bool available) => _available[node] = available;
+    public void SetAvailable(int node, bool available)
+    {
+        _available[node] = available;
+        _version++;
+    }
 
-    public bool IsAvailable(int node) => _available[node];
-
+    /// <summary>
+    /// Drops what ended before <paramref name="now"/> once the clock has moved on by an hour since the last time:
+    /// long replays keep profiles short, and past idle runs stop inflating the run summaries.
+    /// </summary>
     public void Archive(long now)
     {
-        // Profiles are archived lazily when they are written; reads take a time at or after now anyway.
+        if (now - _archivedAt < 3600)
+        {
+            return;
+        }
+
+        _archivedAt = now;
+        for (var n = 0; n < _cores.Length; n++)
+        {
+            _cores[n].Archive(now);
+            _memory[n]?.Archive(now);
+            _gpus[n]?.Archive(now);
+            Resummarise(n);
+        }
+
+        _version++;
     }
 
     public bool TryAt(in NodeDemand demand, long start, long duration, out NodeAlloc alloc)
@@ -98,7 +117,10 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         var d = duration + Gap;
         var stamp = NextStamp();
         var picked = new List<(int Node, NodeGroupDemand Group, int Cores)>();
-        foreach (var group in demand.Groups)
+        // Groups draw on distinct nodes: the most constrained (fewest eligible nodes) picks first, so that a
+        // group that could go anywhere does not take the only nodes another group may use.
+        var groups = demand.Groups.Count == 1 ? demand.Groups : demand.Groups.OrderBy(g => g.Eligible?.Length ?? _shape.NodeCount).ToList();
+        foreach (var group in groups)
         {
             if (!PickGroup(group, start, d, stamp, picked))
             {
@@ -608,10 +630,6 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         return (matching, freeNow);
     }
 
-    /// <summary>Formats an engine time (seconds since the Unix epoch) for explain records.</summary>
-    public static string FormatTime(long time) =>
-        time == CapacityProfile.Never ? "never" : DateTimeOffset.FromUnixTimeSeconds(time).ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-
     private int NextStamp()
     {
         if (++_stamp == int.MaxValue)
@@ -926,7 +944,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             }
         }
 
-        if (total < g.TotalCores)
+        if (g.TotalCores <= 0 || total < g.TotalCores)
         {
             return false;
         }
@@ -982,31 +1000,37 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
                 _gpus[n]!.Add(start, end, sign * alloc.Gpus[i]);
             }
 
-            var before = _runs[n];
-            _runs[n] = _cores[n].Summarise();
-            if (before.FullTail != _runs[n].FullTail)
-            {
-                _byTail.Remove((before.FullTail, n));
-                _byTail.Add((_runs[n].FullTail, n));
-            }
+            Resummarise(n);
+        }
+    }
 
-            if (before.MaxFullRun != _runs[n].MaxFullRun)
-            {
-                _byIdleRun.Remove((-before.MaxFullRun, n));
-                _byIdleRun.Add((-_runs[n].MaxFullRun, n));
-            }
+    /// <summary>Recomputes a node's run summary and moves it in the orders that index it.</summary>
+    private void Resummarise(int n)
+    {
+        var before = _runs[n];
+        _runs[n] = _cores[n].Summarise();
+        if (before.FullTail != _runs[n].FullTail)
+        {
+            _byTail.Remove((before.FullTail, n));
+            _byTail.Add((_runs[n].FullTail, n));
+        }
 
-            if (before.PartialTail != _runs[n].PartialTail)
-            {
-                _byPartialTail.Remove((before.PartialTail, n));
-                _byPartialTail.Add((_runs[n].PartialTail, n));
-            }
+        if (before.MaxFullRun != _runs[n].MaxFullRun)
+        {
+            _byIdleRun.Remove((-before.MaxFullRun, n));
+            _byIdleRun.Add((-_runs[n].MaxFullRun, n));
+        }
 
-            if (before.MaxPartialRun != _runs[n].MaxPartialRun)
-            {
-                _byPartialRun.Remove((-before.MaxPartialRun, n));
-                _byPartialRun.Add((-_runs[n].MaxPartialRun, n));
-            }
+        if (before.PartialTail != _runs[n].PartialTail)
+        {
+            _byPartialTail.Remove((before.PartialTail, n));
+            _byPartialTail.Add((_runs[n].PartialTail, n));
+        }
+
+        if (before.MaxPartialRun != _runs[n].MaxPartialRun)
+        {
+            _byPartialRun.Remove((-before.MaxPartialRun, n));
+            _byPartialRun.Add((-_runs[n].MaxPartialRun, n));
         }
     }
 

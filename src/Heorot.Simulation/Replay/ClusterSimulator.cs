@@ -29,9 +29,15 @@ public static class ClusterSimulator
     /// <summary>Replays SWF jobs on a cluster: a job of P processors asks for P cores anywhere (packed onto few nodes).</summary>
     public static ClusterSimulationResult RunTrace(ClusterModel cluster, IReadOnlyList<Swf.SimJob> jobs, PolicyKind policy, long gap = 0)
     {
+        // Trace job numbers need not be unique: replay by position and report the trace's numbers.
         var shape = RequestCompiler.ToShape(cluster);
-        var specs = jobs.Select(j => (j.Id, j.Submit, j.Run, Alternatives: (IReadOnlyList<JobAlternative>)[new JobAlternative(NodeDemand.Cores(j.Procs), j.RequestedTime)], After: (IReadOnlyList<long>)[])).ToList();
-        return Replay(shape, specs, policy, gap);
+        var specs = jobs.Select((j, i) => ((long)i, j.Submit, j.Run, Alternatives: (IReadOnlyList<JobAlternative>)[new JobAlternative(NodeDemand.Cores(j.Procs), j.RequestedTime)], After: (IReadOnlyList<long>)[])).ToList();
+        var result = Replay(shape, specs, policy, gap);
+        return result with
+        {
+            Jobs = result.Jobs.Select(o => o with { JobId = jobs[(int)o.JobId].Id }).OrderBy(o => o.Submit).ThenBy(o => o.JobId).ToList(),
+            Rejected = result.Rejected.Select(r => r with { Id = jobs[(int)r.Id].Id }).ToList(),
+        };
     }
 
     private static ClusterSimulationResult Replay(ClusterShape shape, List<(long Id, long Submit, long Run, IReadOnlyList<JobAlternative> Alternatives, IReadOnlyList<long> After)> specs, PolicyKind policy, long gap)
@@ -43,14 +49,16 @@ public static class ClusterSimulator
         var runOf = new Dictionary<long, long>();
         var rejected = new List<RejectedJob>();
         var arrivals = new List<EngineJob<NodeDemand, NodeAlloc>>();
-        foreach (var s in specs.OrderBy(s => s.Submit).ThenBy(s => s.Id))
+        // Jobs are built in id order, so that a dependency on a job submitted later is still known; they
+        // arrive in submission order.
+        foreach (var s in specs.OrderBy(s => s.Id))
         {
             // A request the empty cluster cannot hold would block its queue forever: reject it up front.
             var fits = s.Alternatives.Any(a => empty.TryEarliest(a.Demand, 0, a.Walltime, out _, out _));
             var deps = s.After.Where(byId.ContainsKey).Select(id => byId[id]).ToList();
             if (!fits || s.After.Any(id => rejected.Any(r => r.Id == id)))
             {
-                rejected.Add(new RejectedJob(s.Id, fits ? "depends on a rejected job" : "can never run on this cluster: " + empty.DescribeWait(s.Alternatives[0].Demand, 0, s.Alternatives[0].Walltime)));
+                rejected.Add(new RejectedJob(s.Id, fits ? "depends on a rejected job" : "can never run on this cluster: needs " + s.Alternatives[0].Demand));
                 continue;
             }
 
@@ -64,6 +72,8 @@ public static class ClusterSimulator
             runOf[s.Id] = s.Run;
             arrivals.Add(job);
         }
+
+        arrivals.Sort(static (a, b) => a.Submit != b.Submit ? a.Submit.CompareTo(b.Submit) : a.Id.CompareTo(b.Id));
 
         var starts = new Dictionary<long, long>();
         var ends = new PriorityQueue<EngineJob<NodeDemand, NodeAlloc>, long>();

@@ -46,6 +46,9 @@ public sealed class WorkloadFormatException : Exception
 /// </summary>
 public static class ClusterWorkload
 {
+    /// <summary>About 31 700 years: times stay far from the 64-bit range the engine computes in.</summary>
+    public const long MaxSeconds = 1_000_000_000_000;
+
     public static IReadOnlyList<ClusterWorkloadJob> Parse(string text, string fileName)
     {
         var jobs = new List<ClusterWorkloadJob>();
@@ -65,14 +68,14 @@ public static class ClusterWorkload
                 throw new WorkloadFormatException(fileName, i + 1, "expected SUBMIT RUN USER [ARGUMENTS]");
             }
 
-            if (!long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var submit))
+            if (!long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var submit) || submit > MaxSeconds)
             {
-                throw new WorkloadFormatException(fileName, i + 1, $"SUBMIT must be a whole number of seconds, got '{parts[0]}'");
+                throw new WorkloadFormatException(fileName, i + 1, $"SUBMIT must be a whole number of seconds up to {MaxSeconds}, got '{parts[0]}'");
             }
 
-            if (!long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var run) || run <= 0)
+            if (!long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var run) || run <= 0 || run > MaxSeconds)
             {
-                throw new WorkloadFormatException(fileName, i + 1, $"RUN must be a positive number of seconds, got '{parts[1]}'");
+                throw new WorkloadFormatException(fileName, i + 1, $"RUN must be a positive number of seconds up to {MaxSeconds}, got '{parts[1]}'");
             }
 
             JobRequest request;

@@ -76,7 +76,7 @@ public class ClusterSchedulerTests
         Assert.Contains("needs 3 whole nodes", why.Reason, StringComparison.Ordinal);
         Assert.Contains("gpu >= 2", why.Reason, StringComparison.Ordinal);
         Assert.Contains("2 of 4 eligible nodes free now", why.Reason, StringComparison.Ordinal);
-        Assert.Contains(NodeGantt.FormatTime(T0 + 3600), why.Reason, StringComparison.Ordinal);
+        Assert.Contains(ClusterScheduler.FormatTime(T0 + 3600), why.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -224,5 +224,105 @@ public class ClusterSchedulerTests
         Assert.Equal(T0 + 100, plan.ExplainFor(3)!.Planned!.Start);
         Assert.Equal(T0 + 100 + 3600, plan.ExplainFor(2)!.Planned!.Start);
         Assert.Equal("queue 'nowhere' does not exist", plan.ExplainFor(4)!.Reason);
+    }
+
+    [Fact]
+    public void Plan_DependencyInLowerQueue_DependentWaitsWithoutSlot()
+    {
+        var compiler = new RequestCompiler(Cluster());
+        var a = Job(compiler, 1, "/nodes=1", queue: "low");
+        var b = Job(compiler, 2, "/nodes=1", queue: "high") with { After = [1] };
+        var snapshot = new SchedulingSnapshot(T0, compiler.Shape)
+        {
+            Queues = [new QueueSpec("high", 10), new QueueSpec("low", 0)],
+            Pending = [a, b],
+        };
+
+        var plan = ClusterScheduler.Plan(snapshot);
+
+        Assert.Equal([1L], plan.Starts.Select(s => s.JobId));
+        Assert.Null(plan.ExplainFor(2)!.Planned);
+        Assert.StartsWith("waits for job 1 to end", plan.ExplainFor(2)!.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Plan_PreviousSlotOfJobWhosePredecessorMovedLater_IsNotKept()
+    {
+        var compiler = new RequestCompiler(Cluster());
+        var nodes = Enumerable.Range(0, 8).ToArray();
+        var predecessor = Job(compiler, 1, "/nodes=8,walltime=0:10:00");
+        var successor = Job(compiler, 2, "/nodes=1,walltime=0:10:00") with
+        {
+            After = [1],
+            Previous = new PlannedSlot(T0, T0 + 600, 0, new NodeAlloc([3], [4], [0], [0])),
+        };
+        var snapshot = new SchedulingSnapshot(T0, compiler.Shape)
+        {
+            Running = [Running(9, T0 - 10, T0 + 1000, 0)],
+            Pending = [predecessor, successor],
+        };
+
+        var plan = ClusterScheduler.Plan(snapshot);
+
+        Assert.Empty(plan.Starts);
+        Assert.Equal(T0 + 1000 + 600, plan.ExplainFor(2)!.Planned!.Start);
+    }
+
+    [Theory]
+    [InlineData("/switch=2/nodes=2000000000")]
+    [InlineData("/switch=65536/nodes=65536")]
+    public void Plan_HugeRequest_NeverStartsAndSaysWhy(string l)
+    {
+        var compiler = new RequestCompiler(Cluster());
+        var snapshot = new SchedulingSnapshot(T0, compiler.Shape) { Pending = [Job(compiler, 1, l)] };
+
+        var plan = ClusterScheduler.Plan(snapshot);
+
+        Assert.Empty(plan.Starts);
+        Assert.Contains("only 8 nodes match", plan.ExplainFor(1)!.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Plan_AllNodesOfEmptySet_NeverStartsAndReservationRefused()
+    {
+        var compiler = new RequestCompiler(Cluster());
+        var job = Job(compiler, 1, "/nodes=ALL", "model = 'nothing'") with { Queue = "fcfs" };
+        var snapshot = new SchedulingSnapshot(T0, compiler.Shape) { Queues = [new QueueSpec("fcfs", 0, PolicyKind.Fcfs)], Pending = [job] };
+
+        Assert.Empty(ClusterScheduler.Plan(snapshot).Starts);
+        var (alloc, refusal) = ClusterScheduler.Reserve(snapshot, job.Alternatives[0].Demand, T0 + 10, T0 + 20);
+        Assert.Null(alloc);
+        Assert.StartsWith("refused: needs 1 whole node", refusal, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Plan_TwoGroupsWhereOnlyOneNodeSuitsTheSecond_PlacesBoth()
+    {
+        var b = new ClusterModelBuilder("uneven");
+        var sw = b.AddSwitch(b.AddCluster("c"), "sw");
+        b.AddNode(sw, "small", 1, 8, 1024, 0, new Dictionary<string, PropertyValue> { ["ib"] = PropertyValue.Of("yes") });
+        b.AddNode(sw, "big", 1, 16, 1024, 0, new Dictionary<string, PropertyValue> { ["ib"] = PropertyValue.Of("no") });
+        var compiler = new RequestCompiler(b.Build());
+        var request = OarRequestParser.ParseArguments(["-l", "/nodes=1/core=1+/nodes=1/core=1{ib = 'yes'}"]);
+        var job = new PendingJob(1, "u", "default", T0, compiler.Compile(request, TimeSpan.FromHours(1)));
+
+        var start = Assert.Single(ClusterScheduler.Plan(new SchedulingSnapshot(T0, compiler.Shape) { Pending = [job] }).Starts);
+
+        Assert.Equal([0, 1], start.Alloc.Nodes.Order().ToArray());
+    }
+
+    [Fact]
+    public void Compile_AllCoresOnUnevenNodes_TakesWholeNodes()
+    {
+        var b = new ClusterModelBuilder("uneven");
+        var sw = b.AddSwitch(b.AddCluster("c"), "sw");
+        b.AddNode(sw, "small", 1, 16, 1024);
+        b.AddNode(sw, "big", 2, 16, 1024);
+        var compiler = new RequestCompiler(b.Build());
+        var job = new PendingJob(1, "u", "default", T0, compiler.Compile(OarRequestParser.Parse(["/nodes=2/core=ALL"], null), TimeSpan.FromHours(1)));
+
+        var start = Assert.Single(ClusterScheduler.Plan(new SchedulingSnapshot(T0, compiler.Shape) { Pending = [job] }).Starts);
+
+        Assert.Equal(48, start.Alloc.Cores.Sum());
     }
 }
