@@ -83,12 +83,12 @@ internal static class ClusterSim
         var seconds = stopwatch.Elapsed.TotalSeconds;
         foreach (var r in result.Rejected.Take(10))
         {
-            Console.Error.WriteLine($"heorot: job {r.Id} left out: {r.Reason}");
+            Terminal.Err.WriteLine($"heorot: job {r.Id} left out: {r.Reason}");
         }
 
         if (result.Rejected.Count > 10)
         {
-            Console.Error.WriteLine($"heorot: … and {result.Rejected.Count - 10} more jobs left out");
+            Terminal.Err.WriteLine($"heorot: … and {result.Rejected.Count - 10} more jobs left out");
         }
 
         var metrics = ScheduleMetrics.Compute(result.Jobs, (int)Math.Min(int.MaxValue, result.TotalCores));

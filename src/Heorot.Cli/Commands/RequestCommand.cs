@@ -77,14 +77,14 @@ internal static class RequestCommand
 
         if (json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(new RequestView(request.ToString(), request.ToArguments(), groups), JsonOptions));
+            Terminal.Out.WriteLine(JsonSerializer.Serialize(new RequestView(request.ToString(), request.ToArguments(), groups), JsonOptions));
         }
         else
         {
-            Console.Out.WriteLine(request.ToString());
+            Terminal.Out.WriteLine(request.ToString());
             foreach (var g in groups)
             {
-                Console.Out.WriteLine("  " + g);
+                Terminal.Out.WriteLine("  " + g);
             }
         }
 

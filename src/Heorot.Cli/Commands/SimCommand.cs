@@ -178,7 +178,7 @@ internal static class SimCommand
             w.WriteEndObject();
         }
 
-        Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+        Terminal.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
     }
 
     internal static void WriteTable(string name, PolicyKind policy, SimulationMode mode, int processors, int records, ScheduleMetrics m, double seconds)
@@ -195,6 +195,6 @@ internal static class SimCommand
         table.AddRow("utilization", F(m.Utilization * 100, "N1") + " %");
         table.AddRow("makespan", $"{F(m.Makespan, "N0")} s ({F(m.Makespan / 86400.0, "N1")} days)");
         table.AddRow("replay time", $"{F(seconds, "N3")} s");
-        AnsiConsole.Write(table);
+        Terminal.Rich.Write(table);
     }
 }

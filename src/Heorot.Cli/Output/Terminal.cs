@@ -5,14 +5,42 @@ namespace Heorot.Cli.Output;
 /// <summary>Where human output and progress go, and whether they may use colour and redraw.</summary>
 internal static class Terminal
 {
+    private static readonly AsyncLocal<(TextWriter Out, TextWriter Error)?> Captured = new();
+
+    /// <summary>Standard output, or what a test captured for the current call (never the process-wide console).</summary>
+    public static TextWriter Out => Captured.Value?.Out ?? Console.Out;
+
+    /// <summary>Standard error, likewise.</summary>
+    public static TextWriter Err => Captured.Value?.Error ?? Console.Error;
+
     /// <summary>Progress is drawn on standard error, and only when it is a terminal.</summary>
-    public static bool ShowsProgress => !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") == null;
+    public static bool ShowsProgress => Captured.Value == null && !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") == null;
 
     public static IAnsiConsole Error { get; } = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
 
+    /// <summary>Rich output (tables) on standard output, or plain text into the captured writer.</summary>
+    public static IAnsiConsole Rich => Captured.Value is { } c
+        ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(c.Out), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors })
+        : AnsiConsole.Console;
+
+    /// <summary>Runs <paramref name="action"/> with its output captured in the given writers (for tests).</summary>
+    public static T Capture<T>(TextWriter output, TextWriter error, Func<T> action)
+    {
+        var previous = Captured.Value;
+        Captured.Value = (output, error);
+        try
+        {
+            return action();
+        }
+        finally
+        {
+            Captured.Value = previous;
+        }
+    }
+
     public static int Fail(string message, int code = 2)
     {
-        Console.Error.WriteLine("heorot: " + message);
+        Err.WriteLine("heorot: " + message);
         return code;
     }
 }

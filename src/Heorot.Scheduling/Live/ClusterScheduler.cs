@@ -185,6 +185,11 @@ public static class ClusterScheduler
             gantt.Reserve(r.Alloc, Math.Max(r.Start, now), r.End);
         }
 
+        foreach (var node in snapshot.Running.Where(j => j.BestEffort).SelectMany(j => j.Alloc.Nodes))
+        {
+            gantt.Avoid(node);
+        }
+
         return gantt;
     }
 

@@ -19,6 +19,8 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     private readonly long[] _select;
     private readonly int[] _usedStamp;
     private readonly RunSummary[] _runs;
+    private readonly bool[] _avoid;
+    private int _avoidCount;
 
     // Nodes ordered by when they go idle for good, and by their longest earlier idle run (negated: longest
     // first): a whole-node group visits only the nodes that can matter instead of every eligible node.
@@ -55,6 +57,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         _select = new long[n];
         _usedStamp = new int[n];
         _runs = new RunSummary[n];
+        _avoid = new bool[n];
         _archivedAt = origin;
         for (var i = 0; i < n; i++)
         {
@@ -83,6 +86,19 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     public long Gap { get; }
 
     /// <summary>Takes a node out of (or back into) planning: drained, dead or powered off without a way back.</summary>
+    /// <summary>
+    /// Marks a node to use last among equally early choices, such as a node running preemptible work: placement
+    /// prefers other nodes, so that work is preempted only when the plan really needs its node.
+    /// </summary>
+    public void Avoid(int node)
+    {
+        if (!_avoid[node])
+        {
+            _avoid[node] = true;
+            _avoidCount++;
+        }
+    }
+
     public void SetAvailable(int node, bool available)
     {
         _available[node] = available;
@@ -529,8 +545,9 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
                 return;
             }
 
-            // Ties: nodes without GPUs first (for work that needs none), then the fewest free cores, then the index.
-            var free = _cores[n].FreeAt(e) + (g.GpusPerNode == 0 && _shape.Gpus[n] > 0 ? 1 << 20 : 0);
+            // Ties: nodes not to avoid first, then nodes without GPUs (for work that needs none), then the fewest
+            // free cores, then the index.
+            var free = _cores[n].FreeAt(e) + (g.GpusPerNode == 0 && _shape.Gpus[n] > 0 ? 1 << 20 : 0) + (_avoid[n] ? 1 << 21 : 0);
             if (e < best || free < bestFree || (free == bestFree && n < bestNode))
             {
                 best = e;
@@ -874,11 +891,23 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     }
 
     /// <summary>Picks the nodes with the fewest free cores at <paramref name="t"/> (ties by index): packs partial nodes first.</summary>
-    private List<int> BestFit(List<int> candidates, int count, long t, bool spareGpus)
+    private List<int> BestFit(List<int> candidates, int count, long t, bool spareGpus, bool sortAvoided = true)
     {
-        if (candidates.Count == count)
+        if (candidates.Count <= count)
         {
             return [.. candidates];
+        }
+
+        if (sortAvoided && _avoidCount > 0 && candidates.Any(n => _avoid[n]))
+        {
+            // Nodes to avoid (running preemptible work) last: their work is preempted only when nothing else fits.
+            var preferred = BestFit(candidates.Where(n => !_avoid[n]).ToList(), count, t, spareGpus, false);
+            if (preferred.Count < count)
+            {
+                preferred.AddRange(BestFit(candidates.Where(n => _avoid[n]).ToList(), count - preferred.Count, t, spareGpus, false));
+            }
+
+            return preferred;
         }
 
         if (spareGpus && candidates.Any(n => _shape.Gpus[n] > 0))

@@ -1,29 +1,20 @@
 using System.Text.Json;
 using Heorot.Cli;
+using Heorot.Cli.Output;
 using Heorot.Tests.Support;
 
 namespace Heorot.Tests.Cli;
 
 /// <summary>The <c>heorot sim</c> interface other checks depend on: flags, JSON keys, CSV columns, clear errors.</summary>
-[Collection(nameof(SerialConsole))]
 public class SimCommandTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
+        // Never Console.SetOut: the test runner talks to its host over the process's standard output.
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            return (Program.Main(args), stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
+        var code = Terminal.Capture(stdout, stderr, () => Program.Main(args));
+        return (code, stdout.ToString(), stderr.ToString());
     }
 
     [Fact]
@@ -95,6 +86,3 @@ public class SimCommandTests
         }
     }
 }
-
-[CollectionDefinition(nameof(SerialConsole), DisableParallelization = true)]
-public sealed class SerialConsole;

@@ -325,4 +325,20 @@ public class ClusterSchedulerTests
 
         Assert.Equal(48, start.Alloc.Cores.Sum());
     }
+
+    [Fact]
+    public void Plan_IdleNodeBesideBestEffortNode_UsesTheIdleNodeAndPreemptsNothing()
+    {
+        var compiler = new RequestCompiler(Cluster());
+        var snapshot = new SchedulingSnapshot(T0, compiler.Shape)
+        {
+            Running = [Running(1, T0 - 10, T0 + 3600, 0, 1, 2, 3, 4, 5, 6) with { BestEffort = true }],
+            Pending = [Job(compiler, 2, "/nodes=1,walltime=0:10:00"), Job(compiler, 3, "/nodes=1/core=1,walltime=0:10:00", submit: T0 + 1)],
+        };
+
+        var plan = ClusterScheduler.Plan(snapshot);
+
+        Assert.Empty(plan.Preempt);
+        Assert.Equal([7], plan.Starts.Single(s => s.JobId == 2).Alloc.Nodes);
+    }
 }
