@@ -25,10 +25,21 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     /// </summary>
     private long _freedFrom = CapacityProfile.Never;
 
+    /// <summary>The Gantt as a processor pool when it is one (demands are processor counts), else null.</summary>
+    private readonly PoolGantt? _pool;
+
+    /// <summary>
+    /// On a <see cref="PoolGantt"/>: a lower bound of the processors needed by any waiting job but the head (0 when
+    /// some job has alternatives). Jobs only leave the queue or join at its end, so taking the minimum on every
+    /// arrival keeps it a lower bound; each backfilling scan makes it exact again.
+    /// </summary>
+    private int _minDemand = int.MaxValue;
+
     public SchedulingEngine(IGantt<TDemand, TAlloc> gantt, PolicyKind policy)
     {
         _gantt = gantt;
         Policy = policy;
+        _pool = gantt as PoolGantt;
     }
 
     public PolicyKind Policy { get; }
@@ -51,12 +62,12 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     public bool Submit(EngineJob<TDemand, TAlloc> job, long now)
     {
         _gantt.Archive(now);
-        _waiting.Add(job);
+        Queue(job);
         return Policy != PolicyKind.Conservative || Place(job, now);
     }
 
     /// <summary>Queues a job without planning it: the next <see cref="Pass"/> places it, in queue order.</summary>
-    public void Enqueue(EngineJob<TDemand, TAlloc> job) => _waiting.Add(job);
+    public void Enqueue(EngineJob<TDemand, TAlloc> job) => Queue(job);
 
     /// <summary>
     /// Queues a job that already holds a slot from an earlier pass, keeping that slot when its resources are
@@ -64,7 +75,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     /// </summary>
     public bool Adopt(EngineJob<TDemand, TAlloc> job, long start, int alternative, TAlloc alloc)
     {
-        _waiting.Add(job);
+        Queue(job);
         _freedFrom = long.MinValue; // the slot was not found on this Gantt: the next compression revisits every job
         var walltime = job.WalltimeOf(alternative);
         if (alternative >= job.AlternativeCount || !_gantt.AllocFits(alloc, start, walltime))
@@ -162,14 +173,40 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         // The head's reservation at its earliest start (the shadow time) is what backfilled jobs must not delay.
         // It is placed lazily, when a first candidate fits now without it: a candidate that does not fit even then
         // cannot fit with it, and when none fits (the common case on a full machine) the Gantt is left untouched.
+        // On a processor pool, a job needing more processors than are free now cannot start (the head's reservation
+        // and the jobs started in this pass only take processors): when that holds for every waiting job, the scan
+        // would change nothing.
+        var freeNow = _pool == null ? int.MaxValue : _pool.Profile.FreeAt(now);
+        if (freeNow < _minDemand && !KeepHeadReservation)
+        {
+            return;
+        }
+
         var head = _waiting[0];
+        if (_pool != null && !KeepHeadReservation && head.Alternatives == null && head.Dependencies == null && !head.IsPlanned)
+        {
+            BackfillPool(_pool.Profile, head, now, freeNow, started);
+            return;
+        }
+
         var headTried = false;
         var headPlaced = false;
         var write = 1;
+        var minDemand = int.MaxValue;
         for (var i = 1; i < _waiting.Count; i++)
         {
             var job = _waiting[i];
-            if (!headTried && !CannotStartEvenAlone(job, now))
+            var demand = DemandBound(job);
+            if (demand > freeNow)
+            {
+                _waiting[write++] = job;
+                minDemand = Math.Min(minDemand, demand);
+                continue;
+            }
+
+            // (On a pool, fitting in the processors free now is the cheap test: a job that passes it but not the
+            // whole of its walltime only places the head earlier in the scan, on the same profile.)
+            if (!headTried && (_pool != null || !CannotStartEvenAlone(job, now)))
             {
                 headTried = true;
                 headPlaced = Place(head, now);
@@ -178,12 +215,19 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
             if (headTried && TryStartNow(job, now))
             {
                 started.Add(job);
+                if (_pool != null)
+                {
+                    freeNow = _pool.Profile.FreeAt(now);
+                }
             }
             else
             {
                 _waiting[write++] = job;
+                minDemand = Math.Min(minDemand, demand);
             }
         }
+
+        _minDemand = minDemand;
 
         _waiting.RemoveRange(write, _waiting.Count - write);
         if (!headTried && KeepHeadReservation)
@@ -195,6 +239,106 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
             Unplace(head);
         }
     }
+
+    /// <summary>
+    /// <see cref="Backfill"/> on a processor pool when the head's reservation is dropped after the pass: the
+    /// head's slot is computed but not written to the profile; candidates are tested beside it instead
+    /// (<see cref="CapacityProfile.FitsBeside"/>), which saves two profile updates per pass with the same outcome.
+    /// </summary>
+    private void BackfillPool(CapacityProfile profile, EngineJob<TDemand, TAlloc> head, long now, int freeNow, List<EngineJob<TDemand, TAlloc>> started)
+    {
+        var headTried = false;
+        long heldFrom = 0, heldTo = 0;
+        var held = 0;
+        var write = 1;
+        var minDemand = int.MaxValue;
+        for (var i = 1; i < _waiting.Count; i++)
+        {
+            var job = _waiting[i];
+            var demand = DemandBound(job);
+            if (demand > freeNow)
+            {
+                _waiting[write++] = job;
+                minDemand = Math.Min(minDemand, demand);
+                continue;
+            }
+
+            if (!headTried)
+            {
+                // The shadow slot, as Place would reserve it (and Unplace leave the head unplanned).
+                headTried = true;
+                var headDemand = (int)(object)head.Demand!;
+                var start = profile.EarliestFit(headDemand, Math.Max(now, head.Submit), head.Walltime);
+                if (start != CapacityProfile.Never)
+                {
+                    heldFrom = start;
+                    heldTo = start + head.Walltime;
+                    held = headDemand;
+                    head.Alternative = 0;
+                    head.Alloc = (TAlloc)(object)headDemand;
+                    head.ReservedEnd = heldTo;
+                }
+
+                head.Start = EngineJob<TDemand, TAlloc>.Unplanned;
+            }
+
+            if (TryStartNowBeside(profile, job, now, heldFrom, heldTo, held))
+            {
+                started.Add(job);
+                freeNow = profile.FreeAt(now);
+            }
+            else
+            {
+                _waiting[write++] = job;
+                minDemand = Math.Min(minDemand, demand);
+            }
+        }
+
+        _minDemand = minDemand;
+        _waiting.RemoveRange(write, _waiting.Count - write);
+    }
+
+    /// <summary><see cref="TryStartNow"/> on a processor pool, with units held over <c>[heldFrom, heldTo)</c>.</summary>
+    private bool TryStartNowBeside(CapacityProfile profile, EngineJob<TDemand, TAlloc> job, long now, long heldFrom, long heldTo, int held)
+    {
+        if (job.Dependencies != null && job.Dependencies.Any(d => !d.Finished && (!d.IsPlanned || d.ReservedEnd > now)))
+        {
+            return false;
+        }
+
+        var best = -1;
+        var bestDemand = 0;
+        for (var a = 0; a < job.AlternativeCount; a++)
+        {
+            var demand = (int)(object)job.DemandOf(a)!;
+            if ((best < 0 || job.WalltimeOf(a) < job.WalltimeOf(best)) && profile.FitsBeside(demand, now, job.WalltimeOf(a), heldFrom, heldTo, held))
+            {
+                best = a;
+                bestDemand = demand;
+            }
+        }
+
+        if (best < 0)
+        {
+            return false;
+        }
+
+        Take(job, now, best, (TAlloc)(object)bestDemand);
+        return true;
+    }
+
+    /// <summary>Queues a job at the end, keeping <see cref="_minDemand"/> a lower bound.</summary>
+    private void Queue(EngineJob<TDemand, TAlloc> job)
+    {
+        _waiting.Add(job);
+        _minDemand = Math.Min(_minDemand, DemandBound(job));
+    }
+
+    /// <summary>
+    /// On a processor pool, the fewest processors the job can run on (0 when it has alternatives); elsewhere 0.
+    /// </summary>
+    private int DemandBound(EngineJob<TDemand, TAlloc> job) =>
+        _pool != null && job.Alternatives == null && typeof(TDemand) == typeof(int) ? (int)(object)job.Demand! : 0;
 
     /// <summary>A cheap sufficient test that a job cannot start now, whatever else is planned (false: try it).</summary>
     private bool CannotStartEvenAlone(EngineJob<TDemand, TAlloc> job, long now) =>

@@ -196,6 +196,43 @@ public sealed class CapacityProfile
     }
 
     /// <summary>
+    /// Whether <paramref name="need"/> units would fit during all of <c>[start, start + duration)</c> if
+    /// <paramref name="held"/> more units were also taken over <c>[heldFrom, heldTo)</c>: the answer
+    /// <see cref="Fits"/> would give after <c>Add(heldFrom, heldTo, held)</c>, without changing the profile.
+    /// </summary>
+    public bool FitsBeside(int need, long start, long duration, long heldFrom, long heldTo, int held)
+    {
+        if (heldTo <= heldFrom)
+        {
+            held = 0;
+        }
+
+        // Fits looks at the instant start and at every boundary strictly inside the window, as if the window
+        // were at least one unit long.
+        var end = Math.Max(start + duration, start + 1);
+        var k = Find(start);
+        var from = start;
+        while (true)
+        {
+            var next = k + 1 < _count ? _times[k + 1] : Never;
+            var to = Math.Min(next, end);
+            var required = from < heldTo && heldFrom < to ? need + held : need;
+            if (_free[k] < required)
+            {
+                return false;
+            }
+
+            if (next >= end)
+            {
+                return true;
+            }
+
+            k++;
+            from = next;
+        }
+    }
+
+    /// <summary>
     /// The earliest time at or after <paramref name="notBefore"/> at which <paramref name="need"/> units stay
     /// free for <paramref name="duration"/>; <see cref="Never"/> when the need exceeds the capacity.
     /// </summary>
