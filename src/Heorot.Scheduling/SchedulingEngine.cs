@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Heorot.Scheduling.Policies;
 using Heorot.Scheduling.Timeline;
 
@@ -35,11 +36,33 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     /// </summary>
     private int _minDemand = int.MaxValue;
 
+    /// <summary>
+    /// On a <see cref="PoolGantt"/>: the processors each waiting job needs (<see cref="DemandBound"/>), in queue
+    /// order, kept in step with <see cref="_waiting"/> by the EASY path; other changes mark it stale.
+    /// </summary>
+    private readonly List<int> _demands = [];
+
+    private bool _demandsStale;
+
+    /// <summary>Whether <see cref="_demands"/> is kept up to date as jobs come and go (EASY on a pool).</summary>
+    private readonly bool _trackDemands;
+
+    /// <summary>
+    /// The EASY path's cache of <see cref="CapacityProfile.FirstShortBeside"/> per demand; an entry is valid while
+    /// its stamp equals <see cref="_stamp"/>, which changes with every pass and every start.
+    /// </summary>
+    private long[] _shortAt = [];
+
+    private int[] _shortStamp = [];
+
+    private int _stamp;
+
     public SchedulingEngine(IGantt<TDemand, TAlloc> gantt, PolicyKind policy)
     {
         _gantt = gantt;
         Policy = policy;
         _pool = gantt as PoolGantt;
+        _trackDemands = _pool != null && policy == PolicyKind.Easy;
     }
 
     public PolicyKind Policy { get; }
@@ -117,6 +140,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
         Unplace(job);
         _waiting.RemoveAt(index);
+        _demandsStale = true;
         return true;
     }
 
@@ -161,6 +185,10 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         }
 
         _waiting.RemoveRange(0, n);
+        if (_trackDemands && !_demandsStale)
+        {
+            _demands.RemoveRange(0, n);
+        }
     }
 
     private void Backfill(long now, List<EngineJob<TDemand, TAlloc>> started)
@@ -189,6 +217,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
             return;
         }
 
+        _demandsStale = true;
         var headTried = false;
         var headPlaced = false;
         var write = 1;
@@ -247,22 +276,43 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     /// </summary>
     private void BackfillPool(CapacityProfile profile, EngineJob<TDemand, TAlloc> head, long now, int freeNow, List<EngineJob<TDemand, TAlloc>> started)
     {
+        if (_demandsStale)
+        {
+            _demands.Clear();
+            foreach (var job in _waiting)
+            {
+                _demands.Add(DemandBound(job));
+            }
+
+            _demandsStale = false;
+        }
+
+        // Only the candidates needing at most the processors free now are visited (a vectorised search over the
+        // demands); the runs of jobs between them stay queued, moved down in blocks once some job has started.
+        var jobs = CollectionsMarshal.AsSpan(_waiting);
+        var demands = CollectionsMarshal.AsSpan(_demands);
+        var count = jobs.Length;
+        var found = demands[1..].IndexOfAnyInRange(int.MinValue, freeNow);
+        if (found < 0)
+        {
+            return;
+        }
+
         var headTried = false;
         long heldFrom = 0, heldTo = 0;
         var held = 0;
-        var write = 1;
-        var minDemand = int.MaxValue;
-        for (var i = 1; i < _waiting.Count; i++)
+        var stamp = NextStamp();
+        if (_shortAt.Length <= profile.Capacity)
         {
-            var job = _waiting[i];
-            var demand = DemandBound(job);
-            if (demand > freeNow)
-            {
-                _waiting[write++] = job;
-                minDemand = Math.Min(minDemand, demand);
-                continue;
-            }
+            _shortAt = new long[profile.Capacity + 1];
+            _shortStamp = new int[profile.Capacity + 1];
+        }
 
+        var i = 1 + found;
+        var write = i;
+        while (true)
+        {
+            var job = jobs[i];
             if (!headTried)
             {
                 // The shadow slot, as Place would reserve it (and Unplace leave the head unplanned).
@@ -282,26 +332,84 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
                 head.Start = EngineJob<TDemand, TAlloc>.Unplanned;
             }
 
-            if (TryStartNowBeside(profile, job, now, heldFrom, heldTo, held))
+            bool ok;
+            if (job.Alternatives == null && job.Dependencies == null && (uint)demands[i] < (uint)_shortAt.Length)
             {
-                started.Add(job);
-                freeNow = profile.FreeAt(now);
+                // Where the candidate's processors run short, per demand: many candidates share a demand, and
+                // the profile only changes when one starts.
+                var demand = demands[i];
+                if (_shortStamp[demand] != stamp)
+                {
+                    _shortStamp[demand] = stamp;
+                    _shortAt[demand] = profile.FirstShortBeside(demand, now, heldFrom, heldTo, held);
+                }
+
+                ok = Math.Max(now + job.Walltime, now + 1) <= _shortAt[demand];
+                if (ok)
+                {
+                    Take(job, now, 0, (TAlloc)(object)demand);
+                }
             }
             else
             {
-                _waiting[write++] = job;
-                minDemand = Math.Min(minDemand, demand);
+                ok = TryStartNowBeside(profile, job, now, heldFrom, heldTo, held);
             }
+
+            if (ok)
+            {
+                started.Add(job);
+                freeNow = profile.FreeAt(now);
+                stamp = NextStamp();
+            }
+            else
+            {
+                jobs[write] = job;
+                demands[write] = demands[i];
+                write++;
+            }
+
+            // The next candidate, and the jobs before it moved down as one block.
+            var from = i + 1;
+            found = from < count ? demands[from..].IndexOfAnyInRange(int.MinValue, freeNow) : -1;
+            var next = found < 0 ? count : from + found;
+            if (write != from)
+            {
+                jobs[from..next].CopyTo(jobs[write..]);
+                demands[from..next].CopyTo(demands[write..]);
+            }
+
+            write += next - from;
+            if (next == count)
+            {
+                break;
+            }
+
+            i = next;
         }
 
-        _minDemand = minDemand;
-        _waiting.RemoveRange(write, _waiting.Count - write);
+        if (write < count)
+        {
+            _waiting.RemoveRange(write, count - write);
+            _demands.RemoveRange(write, count - write);
+        }
+    }
+
+    /// <summary>A stamp no cache entry holds yet.</summary>
+    private int NextStamp()
+    {
+        if (++_stamp == int.MaxValue)
+        {
+            Array.Clear(_shortStamp);
+            _stamp = 1;
+        }
+
+        return _stamp;
     }
 
     /// <summary><see cref="TryStartNow"/> on a processor pool, with units held over <c>[heldFrom, heldTo)</c>.</summary>
     private bool TryStartNowBeside(CapacityProfile profile, EngineJob<TDemand, TAlloc> job, long now, long heldFrom, long heldTo, int held)
     {
-        if (job.Dependencies != null && job.Dependencies.Any(d => !d.Finished && (!d.IsPlanned || d.ReservedEnd > now)))
+        if (job.Dependencies != null && DependencyRunning(job, now))
         {
             return false;
         }
@@ -331,7 +439,12 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     private void Queue(EngineJob<TDemand, TAlloc> job)
     {
         _waiting.Add(job);
-        _minDemand = Math.Min(_minDemand, DemandBound(job));
+        var demand = DemandBound(job);
+        _minDemand = Math.Min(_minDemand, demand);
+        if (_trackDemands && !_demandsStale)
+        {
+            _demands.Add(demand);
+        }
     }
 
     /// <summary>
@@ -353,6 +466,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     /// </remarks>
     private void Compress(long now, List<EngineJob<TDemand, TAlloc>> moved)
     {
+        _demandsStale = true;
         var freedFrom = _freedFrom;
         _freedFrom = CapacityProfile.Never;
         var write = 0;
@@ -396,7 +510,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     /// <summary>Starts the job now on the alternative that ends first among those that fit now.</summary>
     private bool TryStartNow(EngineJob<TDemand, TAlloc> job, long now)
     {
-        if (job.Dependencies != null && job.Dependencies.Any(d => !d.Finished && (!d.IsPlanned || d.ReservedEnd > now)))
+        if (job.Dependencies != null && DependencyRunning(job, now))
         {
             return false;
         }
@@ -430,6 +544,21 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
         Take(job, now, best, bestAlloc!);
         return true;
+    }
+
+    /// <summary>Whether a predecessor of the job has not ended by <paramref name="now"/>.</summary>
+    /// <remarks>A loop rather than a lambda: a lambda capturing <c>now</c> would allocate on every call of its caller.</remarks>
+    private static bool DependencyRunning(EngineJob<TDemand, TAlloc> job, long now)
+    {
+        foreach (var d in job.Dependencies!)
+        {
+            if (!d.Finished && (!d.IsPlanned || d.ReservedEnd > now))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Reserves the earliest-finishing slot over all alternatives, after the job's dependencies.</summary>
