@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Heorot.Scheduling.Policies;
 using Heorot.Scheduling.Timeline;
 
@@ -25,10 +26,43 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     /// </summary>
     private long _freedFrom = CapacityProfile.Never;
 
+    /// <summary>The Gantt as a processor pool when it is one (demands are processor counts), else null.</summary>
+    private readonly PoolGantt? _pool;
+
+    /// <summary>
+    /// On a <see cref="PoolGantt"/>: a lower bound of the processors needed by any waiting job but the head (0 when
+    /// some job has alternatives). Jobs only leave the queue or join at its end, so taking the minimum on every
+    /// arrival keeps it a lower bound; each backfilling scan makes it exact again.
+    /// </summary>
+    private int _minDemand = int.MaxValue;
+
+    /// <summary>
+    /// On a <see cref="PoolGantt"/>: the processors each waiting job needs (<see cref="DemandBound"/>), in queue
+    /// order, kept in step with <see cref="_waiting"/> by the EASY path; other changes mark it stale.
+    /// </summary>
+    private readonly List<int> _demands = [];
+
+    private bool _demandsStale;
+
+    /// <summary>Whether <see cref="_demands"/> is kept up to date as jobs come and go (EASY on a pool).</summary>
+    private readonly bool _trackDemands;
+
+    /// <summary>
+    /// The EASY path's cache of <see cref="CapacityProfile.FirstShortBeside"/> per demand; an entry is valid while
+    /// its stamp equals <see cref="_stamp"/>, which changes with every pass and every start.
+    /// </summary>
+    private long[] _shortAt = [];
+
+    private int[] _shortStamp = [];
+
+    private int _stamp;
+
     public SchedulingEngine(IGantt<TDemand, TAlloc> gantt, PolicyKind policy)
     {
         _gantt = gantt;
         Policy = policy;
+        _pool = gantt as PoolGantt;
+        _trackDemands = _pool != null && policy == PolicyKind.Easy;
     }
 
     public PolicyKind Policy { get; }
@@ -51,12 +85,12 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     public bool Submit(EngineJob<TDemand, TAlloc> job, long now)
     {
         _gantt.Archive(now);
-        _waiting.Add(job);
+        Queue(job);
         return Policy != PolicyKind.Conservative || Place(job, now);
     }
 
     /// <summary>Queues a job without planning it: the next <see cref="Pass"/> places it, in queue order.</summary>
-    public void Enqueue(EngineJob<TDemand, TAlloc> job) => _waiting.Add(job);
+    public void Enqueue(EngineJob<TDemand, TAlloc> job) => Queue(job);
 
     /// <summary>
     /// Queues a job that already holds a slot from an earlier pass, keeping that slot when its resources are
@@ -64,7 +98,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     /// </summary>
     public bool Adopt(EngineJob<TDemand, TAlloc> job, long start, int alternative, TAlloc alloc)
     {
-        _waiting.Add(job);
+        Queue(job);
         _freedFrom = long.MinValue; // the slot was not found on this Gantt: the next compression revisits every job
         var walltime = job.WalltimeOf(alternative);
         if (alternative >= job.AlternativeCount || !_gantt.AllocFits(alloc, start, walltime))
@@ -106,6 +140,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
         Unplace(job);
         _waiting.RemoveAt(index);
+        _demandsStale = true;
         return true;
     }
 
@@ -150,6 +185,10 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         }
 
         _waiting.RemoveRange(0, n);
+        if (_trackDemands && !_demandsStale)
+        {
+            _demands.RemoveRange(0, n);
+        }
     }
 
     private void Backfill(long now, List<EngineJob<TDemand, TAlloc>> started)
@@ -162,14 +201,41 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         // The head's reservation at its earliest start (the shadow time) is what backfilled jobs must not delay.
         // It is placed lazily, when a first candidate fits now without it: a candidate that does not fit even then
         // cannot fit with it, and when none fits (the common case on a full machine) the Gantt is left untouched.
+        // On a processor pool, a job needing more processors than are free now cannot start (the head's reservation
+        // and the jobs started in this pass only take processors): when that holds for every waiting job, the scan
+        // would change nothing.
+        var freeNow = _pool == null ? int.MaxValue : _pool.Profile.FreeAt(now);
+        if (freeNow < _minDemand && !KeepHeadReservation)
+        {
+            return;
+        }
+
         var head = _waiting[0];
+        if (_pool != null && !KeepHeadReservation && head.Alternatives == null && head.Dependencies == null && !head.IsPlanned)
+        {
+            BackfillPool(_pool.Profile, head, now, freeNow, started);
+            return;
+        }
+
+        _demandsStale = true;
         var headTried = false;
         var headPlaced = false;
         var write = 1;
+        var minDemand = int.MaxValue;
         for (var i = 1; i < _waiting.Count; i++)
         {
             var job = _waiting[i];
-            if (!headTried && !CannotStartEvenAlone(job, now))
+            var demand = DemandBound(job);
+            if (demand > freeNow)
+            {
+                _waiting[write++] = job;
+                minDemand = Math.Min(minDemand, demand);
+                continue;
+            }
+
+            // (On a pool, fitting in the processors free now is the cheap test: a job that passes it but not the
+            // whole of its walltime only places the head earlier in the scan, on the same profile.)
+            if (!headTried && (_pool != null || !CannotStartEvenAlone(job, now)))
             {
                 headTried = true;
                 headPlaced = Place(head, now);
@@ -178,12 +244,19 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
             if (headTried && TryStartNow(job, now))
             {
                 started.Add(job);
+                if (_pool != null)
+                {
+                    freeNow = _pool.Profile.FreeAt(now);
+                }
             }
             else
             {
                 _waiting[write++] = job;
+                minDemand = Math.Min(minDemand, demand);
             }
         }
+
+        _minDemand = minDemand;
 
         _waiting.RemoveRange(write, _waiting.Count - write);
         if (!headTried && KeepHeadReservation)
@@ -195,6 +268,190 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
             Unplace(head);
         }
     }
+
+    /// <summary>
+    /// <see cref="Backfill"/> on a processor pool when the head's reservation is dropped after the pass: the
+    /// head's slot is computed but not written to the profile; candidates are tested beside it instead
+    /// (<see cref="CapacityProfile.FitsBeside"/>), which saves two profile updates per pass with the same outcome.
+    /// </summary>
+    private void BackfillPool(CapacityProfile profile, EngineJob<TDemand, TAlloc> head, long now, int freeNow, List<EngineJob<TDemand, TAlloc>> started)
+    {
+        if (_demandsStale)
+        {
+            _demands.Clear();
+            foreach (var job in _waiting)
+            {
+                _demands.Add(DemandBound(job));
+            }
+
+            _demandsStale = false;
+        }
+
+        // Only the candidates needing at most the processors free now are visited (a vectorised search over the
+        // demands); the runs of jobs between them stay queued, moved down in blocks once some job has started.
+        var jobs = CollectionsMarshal.AsSpan(_waiting);
+        var demands = CollectionsMarshal.AsSpan(_demands);
+        var count = jobs.Length;
+        var found = demands[1..].IndexOfAnyInRange(int.MinValue, freeNow);
+        if (found < 0)
+        {
+            return;
+        }
+
+        var headTried = false;
+        long heldFrom = 0, heldTo = 0;
+        var held = 0;
+        var stamp = NextStamp();
+        if (_shortAt.Length <= profile.Capacity)
+        {
+            _shortAt = new long[profile.Capacity + 1];
+            _shortStamp = new int[profile.Capacity + 1];
+        }
+
+        var i = 1 + found;
+        var write = i;
+        while (true)
+        {
+            var job = jobs[i];
+            if (!headTried)
+            {
+                // The shadow slot, as Place would reserve it (and Unplace leave the head unplanned).
+                headTried = true;
+                var headDemand = (int)(object)head.Demand!;
+                var start = profile.EarliestFit(headDemand, Math.Max(now, head.Submit), head.Walltime);
+                if (start != CapacityProfile.Never)
+                {
+                    heldFrom = start;
+                    heldTo = start + head.Walltime;
+                    held = headDemand;
+                    head.Alternative = 0;
+                    head.Alloc = (TAlloc)(object)headDemand;
+                    head.ReservedEnd = heldTo;
+                }
+
+                head.Start = EngineJob<TDemand, TAlloc>.Unplanned;
+            }
+
+            bool ok;
+            if (job.Alternatives == null && job.Dependencies == null && (uint)demands[i] < (uint)_shortAt.Length)
+            {
+                // Where the candidate's processors run short, per demand: many candidates share a demand, and
+                // the profile only changes when one starts.
+                var demand = demands[i];
+                if (_shortStamp[demand] != stamp)
+                {
+                    _shortStamp[demand] = stamp;
+                    _shortAt[demand] = profile.FirstShortBeside(demand, now, heldFrom, heldTo, held);
+                }
+
+                ok = Math.Max(now + job.Walltime, now + 1) <= _shortAt[demand];
+                if (ok)
+                {
+                    Take(job, now, 0, (TAlloc)(object)demand);
+                }
+            }
+            else
+            {
+                ok = TryStartNowBeside(profile, job, now, heldFrom, heldTo, held);
+            }
+
+            if (ok)
+            {
+                started.Add(job);
+                freeNow = profile.FreeAt(now);
+                stamp = NextStamp();
+            }
+            else
+            {
+                jobs[write] = job;
+                demands[write] = demands[i];
+                write++;
+            }
+
+            // The next candidate, and the jobs before it moved down as one block.
+            var from = i + 1;
+            found = from < count ? demands[from..].IndexOfAnyInRange(int.MinValue, freeNow) : -1;
+            var next = found < 0 ? count : from + found;
+            if (write != from)
+            {
+                jobs[from..next].CopyTo(jobs[write..]);
+                demands[from..next].CopyTo(demands[write..]);
+            }
+
+            write += next - from;
+            if (next == count)
+            {
+                break;
+            }
+
+            i = next;
+        }
+
+        if (write < count)
+        {
+            _waiting.RemoveRange(write, count - write);
+            _demands.RemoveRange(write, count - write);
+        }
+    }
+
+    /// <summary>A stamp no cache entry holds yet.</summary>
+    private int NextStamp()
+    {
+        if (++_stamp == int.MaxValue)
+        {
+            Array.Clear(_shortStamp);
+            _stamp = 1;
+        }
+
+        return _stamp;
+    }
+
+    /// <summary><see cref="TryStartNow"/> on a processor pool, with units held over <c>[heldFrom, heldTo)</c>.</summary>
+    private bool TryStartNowBeside(CapacityProfile profile, EngineJob<TDemand, TAlloc> job, long now, long heldFrom, long heldTo, int held)
+    {
+        if (job.Dependencies != null && DependencyRunning(job, now))
+        {
+            return false;
+        }
+
+        var best = -1;
+        var bestDemand = 0;
+        for (var a = 0; a < job.AlternativeCount; a++)
+        {
+            var demand = (int)(object)job.DemandOf(a)!;
+            if ((best < 0 || job.WalltimeOf(a) < job.WalltimeOf(best)) && profile.FitsBeside(demand, now, job.WalltimeOf(a), heldFrom, heldTo, held))
+            {
+                best = a;
+                bestDemand = demand;
+            }
+        }
+
+        if (best < 0)
+        {
+            return false;
+        }
+
+        Take(job, now, best, (TAlloc)(object)bestDemand);
+        return true;
+    }
+
+    /// <summary>Queues a job at the end, keeping <see cref="_minDemand"/> a lower bound.</summary>
+    private void Queue(EngineJob<TDemand, TAlloc> job)
+    {
+        _waiting.Add(job);
+        var demand = DemandBound(job);
+        _minDemand = Math.Min(_minDemand, demand);
+        if (_trackDemands && !_demandsStale)
+        {
+            _demands.Add(demand);
+        }
+    }
+
+    /// <summary>
+    /// On a processor pool, the fewest processors the job can run on (0 when it has alternatives); elsewhere 0.
+    /// </summary>
+    private int DemandBound(EngineJob<TDemand, TAlloc> job) =>
+        _pool != null && job.Alternatives == null && typeof(TDemand) == typeof(int) ? (int)(object)job.Demand! : 0;
 
     /// <summary>A cheap sufficient test that a job cannot start now, whatever else is planned (false: try it).</summary>
     private bool CannotStartEvenAlone(EngineJob<TDemand, TAlloc> job, long now) =>
@@ -209,6 +466,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     /// </remarks>
     private void Compress(long now, List<EngineJob<TDemand, TAlloc>> moved)
     {
+        _demandsStale = true;
         var freedFrom = _freedFrom;
         _freedFrom = CapacityProfile.Never;
         var write = 0;
@@ -252,7 +510,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     /// <summary>Starts the job now on the alternative that ends first among those that fit now.</summary>
     private bool TryStartNow(EngineJob<TDemand, TAlloc> job, long now)
     {
-        if (job.Dependencies != null && job.Dependencies.Any(d => !d.Finished && (!d.IsPlanned || d.ReservedEnd > now)))
+        if (job.Dependencies != null && DependencyRunning(job, now))
         {
             return false;
         }
@@ -286,6 +544,21 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
         Take(job, now, best, bestAlloc!);
         return true;
+    }
+
+    /// <summary>Whether a predecessor of the job has not ended by <paramref name="now"/>.</summary>
+    /// <remarks>A loop rather than a lambda: a lambda capturing <c>now</c> would allocate on every call of its caller.</remarks>
+    private static bool DependencyRunning(EngineJob<TDemand, TAlloc> job, long now)
+    {
+        foreach (var d in job.Dependencies!)
+        {
+            if (!d.Finished && (!d.IsPlanned || d.ReservedEnd > now))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Reserves the earliest-finishing slot over all alternatives, after the job's dependencies.</summary>

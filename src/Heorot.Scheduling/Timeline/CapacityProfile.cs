@@ -196,6 +196,78 @@ public sealed class CapacityProfile
     }
 
     /// <summary>
+    /// Whether <paramref name="need"/> units would fit during all of <c>[start, start + duration)</c> if
+    /// <paramref name="held"/> more units were also taken over <c>[heldFrom, heldTo)</c>: the answer
+    /// <see cref="Fits"/> would give after <c>Add(heldFrom, heldTo, held)</c>, without changing the profile.
+    /// </summary>
+    public bool FitsBeside(int need, long start, long duration, long heldFrom, long heldTo, int held)
+    {
+        if (heldTo <= heldFrom)
+        {
+            held = 0;
+        }
+
+        // Fits looks at the instant start and at every boundary strictly inside the window, as if the window
+        // were at least one unit long.
+        var end = Math.Max(start + duration, start + 1);
+        var k = Find(start);
+        var from = start;
+        while (true)
+        {
+            var next = k + 1 < _count ? _times[k + 1] : Never;
+            var to = Math.Min(next, end);
+            var required = from < heldTo && heldFrom < to ? need + held : need;
+            if (_free[k] < required)
+            {
+                return false;
+            }
+
+            if (next >= end)
+            {
+                return true;
+            }
+
+            k++;
+            from = next;
+        }
+    }
+
+    /// <summary>
+    /// The first instant at or after <paramref name="from"/> at which fewer than <paramref name="need"/> units
+    /// are free if <paramref name="held"/> more units were also taken over <c>[heldFrom, heldTo)</c>;
+    /// <see cref="Never"/> when there is none. <c>FitsBeside(need, from, d, …)</c> holds exactly when
+    /// <c>max(from + d, from + 1)</c> is at most this instant.
+    /// </summary>
+    public long FirstShortBeside(int need, long from, long heldFrom, long heldTo, int held)
+    {
+        if (heldTo <= heldFrom)
+        {
+            held = 0;
+        }
+
+        for (var k = Find(from); k < _count; k++)
+        {
+            var a = Math.Max(_times[k], from);
+            var free = _free[k];
+            if (free < need)
+            {
+                return a;
+            }
+
+            if (free < need + held)
+            {
+                var b = k + 1 < _count ? _times[k + 1] : Never;
+                if (a < heldTo && heldFrom < b)
+                {
+                    return Math.Max(a, heldFrom);
+                }
+            }
+        }
+
+        return Never;
+    }
+
+    /// <summary>
     /// The earliest time at or after <paramref name="notBefore"/> at which <paramref name="need"/> units stay
     /// free for <paramref name="duration"/>; <see cref="Never"/> when the need exceeds the capacity.
     /// </summary>

@@ -70,7 +70,7 @@ public static class Simulator
             state.RunTick(order);
         }
 
-        return state.Outcomes();
+        return state.Outcomes(order);
     }
 
     private static void StableFix(int[] order, IReadOnlyList<SimJob> jobs)
@@ -231,37 +231,37 @@ public static class Simulator
             }
         }
 
-        public JobOutcome[] Outcomes()
+        /// <summary>The outcomes by submit time, then job number; <paramref name="order"/> is by submit time.</summary>
+        public JobOutcome[] Outcomes(int[] order)
         {
-            var outcomes = new JobOutcome[_jobs.Count];
-            for (var i = 0; i < _jobs.Count; i++)
+            for (var i = 0; i < _starts.Length; i++)
             {
-                var j = _jobs[i];
                 if (_starts[i] < 0)
                 {
-                    throw new InvalidOperationException($"job {j.Id} never started: the simulation lost it");
+                    throw new InvalidOperationException($"job {_jobs[i].Id} never started: the simulation lost it");
                 }
-
-                outcomes[i] = new JobOutcome(j.Id, j.Submit, _starts[i] - j.Submit, _starts[i], j.Run, j.Procs, j.RequestedTime);
             }
 
-            // By submit time, then job number: sort on the keys, then order each run of equal submits.
-            var submits = new long[outcomes.Length];
-            for (var i = 0; i < submits.Length; i++)
+            var outcomes = new JobOutcome[_jobs.Count];
+            for (var r = 0; r < order.Length; r++)
             {
-                submits[i] = outcomes[i].Submit;
+                var i = order[r];
+                var j = _jobs[i];
+                outcomes[r] = new JobOutcome(j.Id, j.Submit, _starts[i] - j.Submit, _starts[i], j.Run, j.Procs, j.RequestedTime);
             }
 
-            Array.Sort(submits, outcomes);
+            // Already by submit time: order each run of equal submits by job number (usually it already is).
             for (var i = 0; i < outcomes.Length;)
             {
                 var j = i + 1;
+                var sorted = true;
                 while (j < outcomes.Length && outcomes[j].Submit == outcomes[i].Submit)
                 {
+                    sorted &= outcomes[j - 1].JobId <= outcomes[j].JobId;
                     j++;
                 }
 
-                if (j - i > 1)
+                if (!sorted)
                 {
                     Array.Sort(outcomes, i, j - i, ByJobId.Instance);
                 }
