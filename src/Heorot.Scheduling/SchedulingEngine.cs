@@ -13,7 +13,8 @@ namespace Heorot.Scheduling;
 /// </summary>
 /// <remarks>
 /// Between its calls the engine assumes that it alone gives capacity back on its Gantt (other code may take
-/// capacity): conservative compression relies on that to skip the reservations that cannot move.
+/// capacity): on a processor pool, conservative compression relies on that to skip the reservations that
+/// cannot move.
 /// </remarks>
 public sealed class SchedulingEngine<TDemand, TAlloc>
 {
@@ -100,8 +101,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
     {
         Queue(job);
         _freedFrom = long.MinValue; // the slot was not found on this Gantt: the next compression revisits every job
-        var walltime = job.WalltimeOf(alternative);
-        if (alternative >= job.AlternativeCount || !_gantt.AllocFits(alloc, start, walltime))
+        if (alternative < 0 || alternative >= job.AlternativeCount || !_gantt.AllocFits(alloc, start, job.WalltimeOf(alternative)))
         {
             return false;
         }
@@ -122,26 +122,6 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         }
 
         job.Finished = true;
-    }
-
-    /// <summary>Removes a job that has not started (cancelled): its reservation, if any, is freed.</summary>
-    public bool Withdraw(EngineJob<TDemand, TAlloc> job, long now)
-    {
-        var index = _waiting.IndexOf(job);
-        if (index < 0 || job.HasStarted(now))
-        {
-            return false;
-        }
-
-        if (job.IsPlanned)
-        {
-            _freedFrom = Math.Min(_freedFrom, job.Start);
-        }
-
-        Unplace(job);
-        _waiting.RemoveAt(index);
-        _demandsStale = true;
-        return true;
     }
 
     /// <summary>Whether the instantaneous free capacity covers the job (a cheap test, ignoring reservations).</summary>
@@ -458,10 +438,11 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         job.Alternatives == null && !_gantt.TryAt(job.Demand, now, job.Walltime, out _);
 
     /// <remarks>
-    /// A planned job with one way to run and no dependencies can only move earlier if capacity was given back
-    /// before its start since it was placed: every earlier start was infeasible because of some instant before its
-    /// own start (its own slot stays free for it), and reservations made since only took capacity. Such jobs are
-    /// skipped; a job that moves frees its old slot from its old start on, which matters to the jobs after it in
+    /// On a processor pool, a planned job with one way to run and no dependencies can only move earlier if
+    /// capacity was given back before its start since it was placed: every earlier start was infeasible because
+    /// of some instant before its own start (its own processors stay free for it), and reservations made since
+    /// only took capacity. Such jobs are skipped. (On nodes the argument fails — an earlier start elsewhere can be
+    /// blocked after the job's own start — so every job is revisited there.) a job that moves frees its old slot from its old start on, which matters to the jobs after it in
     /// this pass and, in the next pass, to those before it.
     /// </remarks>
     private void Compress(long now, List<EngineJob<TDemand, TAlloc>> moved)
@@ -485,7 +466,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
                 continue; // cannot move earlier than now
             }
 
-            if (job.IsPlanned && before <= freedFrom && job.Alternatives == null && job.Dependencies == null)
+            if (_pool != null && job.IsPlanned && before <= freedFrom && job.Alternatives == null && job.Dependencies == null)
             {
                 continue; // nothing was freed before its start: its earliest slot is the one it holds
             }

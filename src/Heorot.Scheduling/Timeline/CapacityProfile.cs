@@ -40,9 +40,6 @@ public sealed class CapacityProfile
     /// <summary>Number of live segments (a measure of the profile's size).</summary>
     public int Segments => _count - _head;
 
-    /// <summary>The last boundary: from then on every unit is free (all reservations have ended).</summary>
-    public long FullyFreeFrom => _times[_count - 1];
-
     /// <summary>
     /// Summarises the live segments for cheap pruning: where the final fully-free run starts and the longest
     /// earlier fully-free run; where the final run with at least one free unit starts and the longest earlier one.
@@ -337,15 +334,6 @@ public sealed class CapacityProfile
 
     /// <summary>Gives units back; <see cref="Add"/> with a negative count.</summary>
     public void Release(long start, long end, int units) => Add(start, end, -units);
-
-    /// <summary>The segment boundaries and free units from <paramref name="from"/> on, for explain records and tests.</summary>
-    public IEnumerable<(long Start, int Free)> Steps(long from)
-    {
-        for (var k = Find(from); k < _count; k++)
-        {
-            yield return (Math.Max(_times[k], from), _free[k]);
-        }
-    }
 
     private int Find(long time)
     {
