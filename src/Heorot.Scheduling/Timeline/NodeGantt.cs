@@ -278,7 +278,7 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             return EarliestSingle(g, t, d, out start, out alloc);
         }
 
-        if (g.MaxSwitches == 0 && g.CoresPerNode == 0)
+        if (g.MaxSwitches <= 1 && g.CoresPerNode == 0)
         {
             return SweepWholeNodes(g, t, d, out start, out alloc);
         }
@@ -385,9 +385,9 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     }
 
     /// <summary>
-    /// The sweep for N whole nodes anywhere, visiting only the nodes that can matter: in order of their idle
-    /// tails until N eligible ones are found (their N-th tail bounds the answer), plus the nodes whose longest
-    /// earlier idle run could hold the job.
+    /// The sweep for N whole nodes, anywhere or under one switch, visiting only the nodes that can matter: in
+    /// order of their idle tails until N eligible ones are found (under one switch, when asked) — that tail
+    /// bounds the answer — plus the nodes whose longest earlier idle run could hold the job.
     /// </summary>
     private bool SweepWholeNodes(NodeGroupDemand g, long t, long d, out long start, out NodeAlloc alloc)
     {
@@ -395,8 +395,19 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         alloc = NodeAlloc.Empty;
         var mask = Mask(g);
         _eventCount = 0;
-        var found = 0;
+        var found = false;
         var upper = CapacityProfile.Never;
+        var total = 0;
+        if (g.MaxSwitches == 1)
+        {
+            if (_activeBySwitch.Length < _bySwitch.Length)
+            {
+                _activeBySwitch = new int[_bySwitch.Length];
+            }
+
+            Array.Clear(_activeBySwitch);
+        }
+
         foreach (var (tail, n) in _byTail)
         {
             if ((mask != null && !mask[n]) || !ShapeFits(n, g))
@@ -405,19 +416,21 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
             }
 
             var at = Math.Max(t, tail);
-            if (found >= g.Nodes && at > upper)
+            if (found && at > upper)
             {
                 break;
             }
 
             AddEvent(at, n, +1);
-            if (++found == g.Nodes)
+            var enough = g.MaxSwitches == 1 ? ++_activeBySwitch[_shape.SwitchOf[n]] >= g.Nodes : ++total >= g.Nodes;
+            if (enough && !found)
             {
+                found = true;
                 upper = at;
             }
         }
 
-        if (found < g.Nodes)
+        if (!found)
         {
             return false;
         }
