@@ -1050,12 +1050,22 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
     private void Resummarise(int n)
     {
         var before = _runs[n];
-        _runs[n] = _cores[n].Summarise();
-        if (before.FullTail != _runs[n].FullTail)
+        var after = _cores[n].Summarise();
+        _runs[n] = after;
+        Move(_byTail, before.FullTail, after.FullTail, n);
+        Move(_byIdleRun, -before.MaxFullRun, -after.MaxFullRun, n);
+        Move(_byPartialTail, before.PartialTail, after.PartialTail, n);
+        Move(_byPartialRun, -before.MaxPartialRun, -after.MaxPartialRun, n);
+
+        static void Move(SortedSet<(long Key, int Node)> order, long from, long to, int node)
         {
-            _byTail.Remove((before.FullTail, n));
-            _byTail.Add((_runs[n].FullTail, n));
+            if (from != to)
+            {
+                order.Remove((from, node));
+                order.Add((to, node));
+            }
         }
+    }
 
         if (before.MaxFullRun != _runs[n].MaxFullRun)
         {
