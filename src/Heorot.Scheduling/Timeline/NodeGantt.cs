@@ -1067,25 +1067,6 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         }
     }
 
-        if (before.MaxFullRun != _runs[n].MaxFullRun)
-        {
-            _byIdleRun.Remove((-before.MaxFullRun, n));
-            _byIdleRun.Add((-_runs[n].MaxFullRun, n));
-        }
-
-        if (before.PartialTail != _runs[n].PartialTail)
-        {
-            _byPartialTail.Remove((before.PartialTail, n));
-            _byPartialTail.Add((_runs[n].PartialTail, n));
-        }
-
-        if (before.MaxPartialRun != _runs[n].MaxPartialRun)
-        {
-            _byPartialRun.Remove((-before.MaxPartialRun, n));
-            _byPartialRun.Add((-_runs[n].MaxPartialRun, n));
-        }
-    }
-
     /// <summary>The k-th smallest (0-based) of values[0..count) by quickselect; reorders the prefix.</summary>
     private static long Select(long[] values, int count, int k)
     {
