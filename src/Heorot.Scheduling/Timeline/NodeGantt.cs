@@ -234,9 +234,20 @@ public sealed class NodeGantt : IGantt<NodeDemand, NodeAlloc>
         var parts = new List<string>();
         foreach (var group in demand.Groups)
         {
+            if (group.Nodes == 0)
+            {
+                // Cores anywhere: what matters is how many cores the eligible nodes have free.
+                var free = Eligible(group).Where(n => _available[n]).Sum(n => (long)_cores[n].FreeAt(now));
+                var total = Eligible(group).Where(n => _available[n]).Sum(n => (long)_shape.Cores[n]);
+                parts.Add(total < group.TotalCores
+                    ? string.Create(CultureInfo.InvariantCulture, $"needs {group.Description}; the eligible nodes have only {total} cores")
+                    : string.Create(CultureInfo.InvariantCulture, $"needs {group.Description}; {free} of {total} eligible cores free now"));
+                continue;
+            }
+
             var (matching, freeNow) = CountFreeAt(group, now);
 
-            var need = group.Nodes > 0 ? group.Nodes : 1;
+            var need = group.Nodes;
             if (matching < need)
             {
                 parts.Add(string.Create(CultureInfo.InvariantCulture, $"needs {group.Description}; only {matching} node{(matching == 1 ? string.Empty : "s")} match"));

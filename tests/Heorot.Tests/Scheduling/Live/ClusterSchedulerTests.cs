@@ -341,4 +341,20 @@ public class ClusterSchedulerTests
         Assert.Empty(plan.Preempt);
         Assert.Equal([7], plan.Starts.Single(s => s.JobId == 2).Alloc.Nodes);
     }
+
+    [Fact]
+    public void Plan_CoresAnywhereNotFreeYet_ExplainsInCores()
+    {
+        var compiler = new RequestCompiler(Cluster());
+        var snapshot = new SchedulingSnapshot(T0, compiler.Shape)
+        {
+            Running = [Running(1, T0 - 10, T0 + 600, 0, 1, 2, 3, 4, 5)],
+            Pending = [Job(compiler, 2, "/core=12,walltime=0:10:00")],
+        };
+
+        var why = ClusterScheduler.Plan(snapshot).ExplainFor(2)!;
+
+        Assert.StartsWith("needs 12 cores; 8 of 32 eligible cores free now", why.Reason, StringComparison.Ordinal);
+        Assert.Equal(T0 + 600, why.Planned!.Start);
+    }
 }
