@@ -315,6 +315,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(200, ids.Distinct().Count());
         Assert.Equal(200, after.Operations - before.Operations);
         var transactions = after.Transactions - before.Transactions;
+        TestContext.Current.TestOutputHelper?.WriteLine($"200 concurrent submits: {transactions} transactions");
         Assert.True(transactions <= 40, $"{transactions} transactions for 200 concurrent submits");
 
         await ReopenAsync();
@@ -349,7 +350,7 @@ public sealed class SqliteStoreConformanceTests : StoreConformanceTests
     }
 
     [Fact]
-    public async Task OpenAsync_NewDatabase_UsesWalAndFullSync()
+    public async Task OpenAsync_NewDatabase_IsInWalMode()
     {
         await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString());
         await connection.OpenAsync(TestContext.Current.CancellationToken);
