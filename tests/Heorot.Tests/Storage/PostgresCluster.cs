@@ -67,8 +67,17 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
 
         directory = Directory.CreateTempSubdirectory("heorot-pg-").FullName;
-        var output = await RunScriptAsync("start", directory, FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return output.Trim().Split('\n')[^1];
+        try
+        {
+            var output = await RunScriptAsync("start", directory, FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return output.Trim().Split('\n')[^1];
+        }
+        catch
+        {
+            await RunScriptAsync("stop", directory);
+            directory = null;
+            throw;
+        }
     }
 
     private static int FreePort()

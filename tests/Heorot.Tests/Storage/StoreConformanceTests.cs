@@ -304,6 +304,18 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SubmitAsync_AfterDispose_IsAClosedError()
+    {
+        var closed = Store;
+        await closed.DisposeAsync();
+        store = null;
+
+        var error = await Assert.ThrowsAsync<StoreException>(() => closed.SubmitAsync(Job(), TestContext.Current.CancellationToken));
+
+        Assert.Equal((StoreErrorCode.Closed, false), (error.Code, error.IsTransient));
+    }
+
+    [Fact]
     public async Task SubmitAsync_200Concurrent_AllDurableInFewTransactions()
     {
         var before = Store.Statistics;
