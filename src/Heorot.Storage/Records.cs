@@ -1,0 +1,73 @@
+namespace Heorot.Storage;
+
+/// <summary>A job as submitted; the store assigns its id. <c>Request</c> is the canonical request string.</summary>
+public sealed record NewJob(
+    string User,
+    string Project,
+    string Queue,
+    string Request,
+    string Script,
+    string State,
+    DateTimeOffset SubmitTime)
+{
+    public string? Name { get; init; }
+
+    public long? WalltimeSeconds { get; init; }
+
+    public string? WorkingDirectory { get; init; }
+
+    /// <summary>Free-form JSON (job types, dependencies, environment); null when none.</summary>
+    public string? AttributesJson { get; init; }
+}
+
+/// <summary>A stored job.</summary>
+public sealed record JobRecord(
+    long Id,
+    string User,
+    string Project,
+    string Queue,
+    string Request,
+    string Script,
+    string State,
+    DateTimeOffset SubmitTime,
+    DateTimeOffset UpdateTime,
+    string? Name,
+    long? WalltimeSeconds,
+    string? WorkingDirectory,
+    string? AttributesJson);
+
+/// <summary>Which jobs to list: all filters combine with AND; results are ordered by id.</summary>
+public sealed record JobFilter
+{
+    public string? User { get; init; }
+
+    public string? Queue { get; init; }
+
+    /// <summary>Any of these states; null or empty means every state.</summary>
+    public IReadOnlyList<string>? States { get; init; }
+
+    /// <summary>Keyset paging: only jobs whose id is greater than this.</summary>
+    public long AfterId { get; init; }
+
+    public int Limit { get; init; } = 100;
+}
+
+/// <summary>A node as the server knows it: its properties (JSON object) and its state.</summary>
+public sealed record NodeRecord(string Name, string PropertiesJson, string State, DateTimeOffset UpdateTime);
+
+/// <summary>An event to append to the journal.</summary>
+public sealed record NewEvent(DateTimeOffset Time, string Actor, string Kind, string Subject, string Reason, string PayloadJson);
+
+/// <summary>A journal entry; ids grow in commit order.</summary>
+public sealed record EventRecord(long Id, DateTimeOffset Time, string Actor, string Kind, string Subject, string Reason, string PayloadJson);
+
+public sealed record UserRecord(string Name, DateTimeOffset CreateTime);
+
+/// <summary>An API token: only the SHA-256 hash of the secret is stored (see <see cref="ApiTokens"/>).</summary>
+public sealed record ApiTokenRecord(string Hash, string User, string Description, DateTimeOffset CreateTime);
+
+/// <summary>
+/// Counters of the writer loop, to see group commit at work: write transactions committed, and the write
+/// operations (submissions, updates, appends) they carried.
+/// </summary>
+public sealed record StoreStatistics(long Transactions, long Operations);
