@@ -60,6 +60,9 @@ internal static class Program
             case "modes":
                 CompareModes(options);
                 return 0;
+            case "storage":
+                StorageBench.Run(options.Jobs, options.Concurrency);
+                return 0;
             case "live":
                 LivePassBench.Run(options.Nodes, options.Jobs > 0 ? [options.Jobs] : [10_000, 100_000], options.Runs, options.Depth);
                 return 0;
@@ -75,6 +78,7 @@ internal static class Program
             usage: Heorot.Bench replay [--runs N] [--trace ctc|curie] [--policy fcfs|easy|conservative] [--mode pyss|tick]
                    Heorot.Bench memory [--jobs N]
                    Heorot.Bench modes  [--trace ctc|curie] [--policy ...]
+                   Heorot.Bench storage [--jobs N] [--concurrency C]   (durable submissions; PostgreSQL too when HEOROT_PG is set)
                    Heorot.Bench live   [--nodes N] [--jobs N] [--depth D] [--runs N]   (one conservative pass on a synthetic cluster)
               --traces DIR   folder of the SWF traces (default: ../shared/traces from the repository root)
             """);
@@ -226,6 +230,8 @@ internal static class Program
 
         public int Depth { get; private set; } = int.MaxValue;
 
+        public int Concurrency { get; private set; } = 64;
+
         public static Options? Parse(ReadOnlySpan<string> args)
         {
             var options = new Options();
@@ -259,6 +265,9 @@ internal static class Program
                         break;
                     case "--nodes" when int.TryParse(value, CultureInfo.InvariantCulture, out var nodes) && nodes > 0:
                         options.Nodes = nodes;
+                        break;
+                    case "--concurrency" when int.TryParse(value, CultureInfo.InvariantCulture, out var concurrency) && concurrency > 0:
+                        options.Concurrency = concurrency;
                         break;
                     case "--depth" when int.TryParse(value, CultureInfo.InvariantCulture, out var depth) && depth > 0:
                         options.Depth = depth;
