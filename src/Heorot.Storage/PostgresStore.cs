@@ -33,17 +33,7 @@ public sealed class PostgresStore : SqlStore
             throw new StoreException(StoreErrorCode.Internal, $"bad PostgreSQL connection string: {e.Message}", isTransient: false, e);
         }
 
-        try
-        {
-            await store.StartAsync(cancellationToken);
-        }
-        catch
-        {
-            await store.DisposeAsync();
-            throw;
-        }
-
-        return store;
+        return await StartOrDisposeAsync(store, cancellationToken);
     }
 
     protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>

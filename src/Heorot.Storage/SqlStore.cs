@@ -51,8 +51,25 @@ public abstract class SqlStore : IHeorotStore
     /// <summary>The engine's exception as a <see cref="StoreException"/>, or null when it is not the engine's.</summary>
     protected abstract StoreException? TranslateEngine(Exception exception);
 
-    /// <summary>Migrates the schema and starts the writer loop; called once by the engines' <c>OpenAsync</c>.</summary>
-    protected async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Starts a newly built store (migrations, writer loop); a store that fails to start is disposed.</summary>
+    protected static async Task<TStore> StartOrDisposeAsync<TStore>(TStore store, CancellationToken cancellationToken)
+        where TStore : SqlStore
+    {
+        try
+        {
+            await store.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+
+        return store;
+    }
+
+    /// <summary>Migrates the schema and starts the writer loop; called once, through <see cref="StartOrDisposeAsync"/>.</summary>
+    private async Task StartAsync(CancellationToken cancellationToken)
     {
         try
         {

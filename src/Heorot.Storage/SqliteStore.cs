@@ -36,17 +36,7 @@ public sealed class SqliteStore : SqlStore
     public static async Task<SqliteStore> OpenAsync(string path, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
     {
         var store = new SqliteStore(path, timeProvider ?? TimeProvider.System);
-        try
-        {
-            await store.StartAsync(cancellationToken);
-        }
-        catch
-        {
-            await store.DisposeAsync();
-            throw;
-        }
-
-        return store;
+        return await StartOrDisposeAsync(store, cancellationToken);
     }
 
     /// <summary>Opens <see cref="DefaultFileName"/> in <paramref name="dataDirectory"/>.</summary>

@@ -48,6 +48,7 @@ public static class ClusterSimulator
         var byId = new Dictionary<long, EngineJob<NodeDemand, NodeAlloc>>();
         var runOf = new Dictionary<long, long>();
         var rejected = new List<RejectedJob>();
+        var rejectedIds = new HashSet<long>();
         var arrivals = new List<EngineJob<NodeDemand, NodeAlloc>>();
         // Jobs are built in id order, so that a dependency on a job submitted later is still known; they
         // arrive in submission order.
@@ -56,8 +57,9 @@ public static class ClusterSimulator
             // A request the empty cluster cannot hold would block its queue forever: reject it up front.
             var fits = s.Alternatives.Any(a => empty.TryEarliest(a.Demand, 0, a.Walltime, out _, out _));
             var deps = s.After.Where(byId.ContainsKey).Select(id => byId[id]).ToList();
-            if (!fits || s.After.Any(id => rejected.Any(r => r.Id == id)))
+            if (!fits || s.After.Any(rejectedIds.Contains))
             {
+                rejectedIds.Add(s.Id);
                 rejected.Add(new RejectedJob(s.Id, fits ? "depends on a rejected job" : "can never run on this cluster: needs " + s.Alternatives[0].Demand));
                 continue;
             }
