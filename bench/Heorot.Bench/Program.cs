@@ -64,7 +64,7 @@ internal static class Program
                 StorageBench.Run(options.Jobs, options.Concurrency);
                 return 0;
             case "live":
-                LivePassBench.Run(options.Nodes, options.Jobs > 0 ? [options.Jobs] : [10_000, 100_000], options.Runs, options.Depth);
+                LivePassBench.Run(options.Nodes, options.JobsGiven ? [options.Jobs] : [10_000, 100_000], options.Runs, options.Depth);
                 return 0;
             default:
                 Usage();
@@ -230,6 +230,9 @@ internal static class Program
 
         public int Depth { get; private set; } = int.MaxValue;
 
+        /// <summary>Whether --jobs was given (its default suits `memory`; `live` then measures 10 000 and 100 000).</summary>
+        public bool JobsGiven { get; private set; }
+
         public int Concurrency { get; private set; } = 64;
 
         public static Options? Parse(ReadOnlySpan<string> args)
@@ -250,6 +253,7 @@ internal static class Program
                         break;
                     case "--jobs" when int.TryParse(value, CultureInfo.InvariantCulture, out var jobs) && jobs > 0:
                         options.Jobs = jobs;
+                        options.JobsGiven = true;
                         break;
                     case "--trace":
                         options.Trace = value;
