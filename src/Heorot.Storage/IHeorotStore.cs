@@ -11,6 +11,12 @@ public interface IHeorotStore : IAsyncDisposable
     /// <summary>Inserts a job and returns its id (monotonic); completes once the insert is durable.</summary>
     Task<long> SubmitAsync(NewJob job, CancellationToken cancellationToken = default);
 
+    /// <summary>Inserts several jobs in one transaction (a job array): all or none; ids in order.</summary>
+    Task<IReadOnlyList<long>> SubmitManyAsync(IReadOnlyList<NewJob> jobs, CancellationToken cancellationToken = default);
+
+    /// <summary>How many jobs are stored, in every state.</summary>
+    Task<long> CountJobsAsync(CancellationToken cancellationToken = default);
+
     Task<JobRecord?> GetJobAsync(long id, CancellationToken cancellationToken = default);
 
     Task<IReadOnlyList<JobRecord>> ListJobsAsync(JobFilter filter, CancellationToken cancellationToken = default);
@@ -22,8 +28,17 @@ public interface IHeorotStore : IAsyncDisposable
     /// </summary>
     Task<bool> TryUpdateJobStateAsync(long id, string expectedState, string newState, DateTimeOffset time, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Compare-and-set on state (and attempt), with the runtime record and an event written in the same
+    /// transaction. Returns false, changing nothing, when the job is missing or the stored state differs.
+    /// </summary>
+    Task<bool> TryUpdateJobAsync(JobUpdate update, CancellationToken cancellationToken = default);
+
     /// <summary>Inserts the node or replaces its properties and state.</summary>
     Task UpsertNodeAsync(NodeRecord node, CancellationToken cancellationToken = default);
+
+    /// <summary>As <see cref="UpsertNodeAsync(NodeRecord, CancellationToken)"/>, journalling the event in the same transaction.</summary>
+    Task UpsertNodeAsync(NodeRecord node, NewEvent? entry, CancellationToken cancellationToken = default);
 
     Task<NodeRecord?> GetNodeAsync(string name, CancellationToken cancellationToken = default);
 
@@ -31,6 +46,9 @@ public interface IHeorotStore : IAsyncDisposable
 
     /// <summary>Appends an event to the journal and returns its id.</summary>
     Task<long> AppendEventAsync(NewEvent entry, CancellationToken cancellationToken = default);
+
+    /// <summary>The id of the newest event, 0 when there is none.</summary>
+    Task<long> LastEventIdAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Events whose id is greater than <paramref name="sinceId"/>, in id order, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<EventRecord>> ReadEventsAsync(long sinceId, int limit = 1000, CancellationToken cancellationToken = default);

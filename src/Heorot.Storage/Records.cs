@@ -18,6 +18,9 @@ public sealed record NewJob(
 
     /// <summary>Free-form JSON (job types, dependencies, environment); null when none.</summary>
     public string? AttributesJson { get; init; }
+
+    /// <summary>Journalled in the same transaction as the insert, its subject set to <c>job/ID</c>; null journals nothing.</summary>
+    public NewEvent? Event { get; init; }
 }
 
 /// <summary>A stored job.</summary>
@@ -34,7 +37,34 @@ public sealed record JobRecord(
     string? Name,
     long? WalltimeSeconds,
     string? WorkingDirectory,
-    string? AttributesJson);
+    string? AttributesJson)
+{
+    /// <summary>How many times the job was launched and put back in the queue; keys each launch.</summary>
+    public int Attempt { get; init; }
+
+    /// <summary>The control plane's JSON record of the current attempt (allocation, times, exit status); null before a launch.</summary>
+    public string? RuntimeJson { get; init; }
+}
+
+/// <summary>
+/// A compare-and-set change of a job: applied only when the stored state is <see cref="ExpectedState"/> (and
+/// the attempt is <see cref="ExpectedAttempt"/> when given); the event is journalled in the same transaction.
+/// </summary>
+public sealed record JobUpdate(long Id, string ExpectedState, string NewState, DateTimeOffset Time)
+{
+    public int? ExpectedAttempt { get; init; }
+
+    /// <summary>The new attempt number; null keeps it.</summary>
+    public int? NewAttempt { get; init; }
+
+    /// <summary>The new runtime record; null keeps it (use <see cref="ClearRuntime"/> to erase it).</summary>
+    public string? RuntimeJson { get; init; }
+
+    public bool ClearRuntime { get; init; }
+
+    /// <summary>Journalled with the change, atomically; null journals nothing.</summary>
+    public NewEvent? Event { get; init; }
+}
 
 /// <summary>Which jobs to list: all filters combine with AND; results are ordered by id.</summary>
 public sealed record JobFilter

@@ -17,7 +17,7 @@ public abstract class SqlStore : IHeorotStore
 {
     private const int MaxBatch = 512;
     private const string Columns =
-        "id, user_name, project, queue, request, script, state, submit_time, update_time, name, walltime_seconds, working_directory, attributes";
+        "id, user_name, project, queue, request, script, state, submit_time, update_time, name, walltime_seconds, working_directory, attributes, attempt, runtime";
 
     private readonly Channel<WriteOp> queue = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
     private Task? writerLoop;
@@ -130,28 +130,48 @@ public abstract class SqlStore : IHeorotStore
     }
 
     public Task<long> SubmitAsync(NewJob job, CancellationToken cancellationToken = default) =>
-        WriteAsync(
+        WriteAsync((c, t, ct) => InsertJobAsync(c, t, job, ct), cancellationToken);
+
+    public Task<IReadOnlyList<long>> SubmitManyAsync(IReadOnlyList<NewJob> jobs, CancellationToken cancellationToken = default) =>
+        WriteAsync<IReadOnlyList<long>>(
             async (c, t, ct) =>
             {
-                await using var command = Command(c, t, $"""
-                    INSERT INTO jobs (user_name, project, queue, request, script, state, submit_time, update_time, name, walltime_seconds, working_directory, attributes)
-                    VALUES (@user, @project, @queue, @request, @script, @state, @submit, @submit, @name, @walltime, @workdir, @attributes{JsonCast})
-                    RETURNING id
-                    """);
-                Add(command, "user", job.User);
-                Add(command, "project", job.Project);
-                Add(command, "queue", job.Queue);
-                Add(command, "request", job.Request);
-                Add(command, "script", job.Script);
-                Add(command, "state", job.State);
-                Add(command, "submit", job.SubmitTime.ToUnixTimeMilliseconds());
-                Add(command, "name", job.Name);
-                Add(command, "walltime", job.WalltimeSeconds);
-                Add(command, "workdir", job.WorkingDirectory);
-                Add(command, "attributes", job.AttributesJson);
-                return Convert.ToInt64(await command.ExecuteScalarAsync(ct));
+                var ids = new List<long>(jobs.Count);
+                foreach (var job in jobs)
+                {
+                    ids.Add(await InsertJobAsync(c, t, job, ct));
+                }
+
+                return ids;
             },
             cancellationToken);
+
+    private async Task<long> InsertJobAsync(DbConnection c, DbTransaction t, NewJob job, CancellationToken ct)
+    {
+        await using var command = Command(c, t, $"""
+            INSERT INTO jobs (user_name, project, queue, request, script, state, submit_time, update_time, name, walltime_seconds, working_directory, attributes)
+            VALUES (@user, @project, @queue, @request, @script, @state, @submit, @submit, @name, @walltime, @workdir, @attributes{JsonCast})
+            RETURNING id
+            """);
+        Add(command, "user", job.User);
+        Add(command, "project", job.Project);
+        Add(command, "queue", job.Queue);
+        Add(command, "request", job.Request);
+        Add(command, "script", job.Script);
+        Add(command, "state", job.State);
+        Add(command, "submit", job.SubmitTime.ToUnixTimeMilliseconds());
+        Add(command, "name", job.Name);
+        Add(command, "walltime", job.WalltimeSeconds);
+        Add(command, "workdir", job.WorkingDirectory);
+        Add(command, "attributes", job.AttributesJson);
+        var id = Convert.ToInt64(await command.ExecuteScalarAsync(ct));
+        if (job.Event is { } entry)
+        {
+            await InsertEventAsync(c, t, entry with { Subject = "job/" + id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ct);
+        }
+
+        return id;
+    }
 
     public Task<JobRecord?> GetJobAsync(long id, CancellationToken cancellationToken = default) =>
         ReadAsync(
@@ -209,22 +229,68 @@ public abstract class SqlStore : IHeorotStore
             cancellationToken);
 
     public Task<bool> TryUpdateJobStateAsync(long id, string expectedState, string newState, DateTimeOffset time, CancellationToken cancellationToken = default) =>
+        TryUpdateJobAsync(new JobUpdate(id, expectedState, newState, time), cancellationToken);
+
+    public Task<bool> TryUpdateJobAsync(JobUpdate update, CancellationToken cancellationToken = default) =>
         WriteAsync(
             async (c, t, ct) =>
             {
-                await using var command = Command(c, t, "UPDATE jobs SET state = @new, update_time = @time WHERE id = @id AND state = @expected");
-                Add(command, "new", newState);
-                Add(command, "time", time.ToUnixTimeMilliseconds());
-                Add(command, "id", id);
-                Add(command, "expected", expectedState);
-                return await command.ExecuteNonQueryAsync(ct) == 1;
+                await using var command = Command(c, t, "");
+                var sets = new List<string> { "state = @new", "update_time = @time" };
+                var where = "id = @id AND state = @expected";
+                Add(command, "new", update.NewState);
+                Add(command, "time", update.Time.ToUnixTimeMilliseconds());
+                Add(command, "id", update.Id);
+                Add(command, "expected", update.ExpectedState);
+                if (update.ExpectedAttempt is { } expectedAttempt)
+                {
+                    where += " AND attempt = @expectedAttempt";
+                    Add(command, "expectedAttempt", expectedAttempt);
+                }
+
+                if (update.NewAttempt is { } attempt)
+                {
+                    sets.Add("attempt = @attempt");
+                    Add(command, "attempt", attempt);
+                }
+
+                if (update.ClearRuntime)
+                {
+                    sets.Add("runtime = NULL");
+                }
+                else if (update.RuntimeJson != null)
+                {
+                    sets.Add($"runtime = @runtime{JsonCast}");
+                    Add(command, "runtime", update.RuntimeJson);
+                }
+
+                command.CommandText = $"UPDATE jobs SET {string.Join(", ", sets)} WHERE {where}";
+                if (await command.ExecuteNonQueryAsync(ct) != 1)
+                {
+                    return false;
+                }
+
+                if (update.Event is { } entry)
+                {
+                    await InsertEventAsync(c, t, entry, ct);
+                }
+
+                return true;
             },
             cancellationToken);
 
     public Task UpsertNodeAsync(NodeRecord node, CancellationToken cancellationToken = default) =>
+        UpsertNodeAsync(node, null, cancellationToken);
+
+    public Task UpsertNodeAsync(NodeRecord node, NewEvent? entry, CancellationToken cancellationToken = default) =>
         WriteAsync(
             async (c, t, ct) =>
             {
+                if (entry != null)
+                {
+                    await InsertEventAsync(c, t, entry, ct);
+                }
+
                 await using var command = Command(c, t, $"""
                     INSERT INTO nodes (name, properties, state, update_time) VALUES (@name, @properties{JsonCast}, @state, @time)
                     ON CONFLICT (name) DO UPDATE SET properties = excluded.properties, state = excluded.state, update_time = excluded.update_time
@@ -265,19 +331,37 @@ public abstract class SqlStore : IHeorotStore
             cancellationToken);
 
     public Task<long> AppendEventAsync(NewEvent entry, CancellationToken cancellationToken = default) =>
-        WriteAsync(
-            async (c, t, ct) =>
+        WriteAsync((c, t, ct) => InsertEventAsync(c, t, entry, ct), cancellationToken);
+
+    private async Task<long> InsertEventAsync(DbConnection c, DbTransaction t, NewEvent entry, CancellationToken ct)
+    {
+        await using var command = Command(c, t, $"""
+            INSERT INTO events (time, actor, kind, subject, reason, payload)
+            VALUES (@time, @actor, @kind, @subject, @reason, @payload{JsonCast}) RETURNING id
+            """);
+        Add(command, "time", entry.Time.ToUnixTimeMilliseconds());
+        Add(command, "actor", entry.Actor);
+        Add(command, "kind", entry.Kind);
+        Add(command, "subject", entry.Subject);
+        Add(command, "reason", entry.Reason);
+        Add(command, "payload", entry.PayloadJson);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(ct));
+    }
+
+    public Task<long> CountJobsAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync(
+            async (c, ct) =>
             {
-                await using var command = Command(c, t, $"""
-                    INSERT INTO events (time, actor, kind, subject, reason, payload)
-                    VALUES (@time, @actor, @kind, @subject, @reason, @payload{JsonCast}) RETURNING id
-                    """);
-                Add(command, "time", entry.Time.ToUnixTimeMilliseconds());
-                Add(command, "actor", entry.Actor);
-                Add(command, "kind", entry.Kind);
-                Add(command, "subject", entry.Subject);
-                Add(command, "reason", entry.Reason);
-                Add(command, "payload", entry.PayloadJson);
+                await using var command = Command(c, null, "SELECT COUNT(*) FROM jobs");
+                return Convert.ToInt64(await command.ExecuteScalarAsync(ct));
+            },
+            cancellationToken);
+
+    public Task<long> LastEventIdAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync(
+            async (c, ct) =>
+            {
+                await using var command = Command(c, null, "SELECT COALESCE(MAX(id), 0) FROM events");
                 return Convert.ToInt64(await command.ExecuteScalarAsync(ct));
             },
             cancellationToken);
@@ -415,7 +499,11 @@ public abstract class SqlStore : IHeorotStore
         NullableString(reader, 9),
         reader.IsDBNull(10) ? null : reader.GetInt64(10),
         NullableString(reader, 11),
-        NullableString(reader, 12));
+        NullableString(reader, 12))
+    {
+        Attempt = reader.GetInt32(13),
+        RuntimeJson = NullableString(reader, 14),
+    };
 
     private static NodeRecord ReadNode(DbDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), Time(reader, 3));

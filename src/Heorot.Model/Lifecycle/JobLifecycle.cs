@@ -47,5 +47,6 @@ public static class JobLifecycle
         new(JobState.Running, JobTrigger.NodeLost, JobState.Error, "a node was lost under a job that is not idempotent"),
         new(JobState.Running, JobTrigger.Requeue, JobState.Waiting, "a node was lost under an idempotent job: queued again"),
         new(JobState.Waiting, JobTrigger.Fail, JobState.Error, "the job can never run (a dependency failed, the request fits no node)"),
+        new(JobState.Launching, JobTrigger.Fail, JobState.Error, "the job cannot start on its nodes (unknown user, bad working directory): not the node's fault"),
     ]);
 }

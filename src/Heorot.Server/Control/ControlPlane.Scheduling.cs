@@ -1,0 +1,300 @@
+using System.Globalization;
+using Heorot.Model;
+using Heorot.Model.Lifecycle;
+using Heorot.Model.Resources;
+using Heorot.Protocol.Hooks;
+using Heorot.Scheduling.Live;
+using Heorot.Scheduling.Timeline;
+using Heorot.Storage;
+
+namespace Heorot.Server.Control;
+
+public sealed partial class ControlPlane
+{
+    /// <summary>Asks for a scheduling pass (the loop runs it, no sooner than the minimum interval).</summary>
+    public void WantSchedule() => Volatile.Read(ref scheduleWanted).TrySetResult();
+
+    /// <summary>The scheduling loop: a pass whenever something changed, at most one per interval, and every 5 s anyway.</summary>
+    public async Task RunSchedulerAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            var wanted = Volatile.Read(ref scheduleWanted).Task;
+            try
+            {
+                await wanted.WaitAsync(TimeSpan.FromSeconds(5), time, stopping);
+            }
+            catch (TimeoutException)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            Interlocked.Exchange(ref scheduleWanted, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            try
+            {
+                await SchedulePassAsync(stopping);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // a failed pass is logged; the next event retries
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                LogPassFailed(logger, e);
+            }
+
+            try
+            {
+                await Task.Delay(options.SchedulingInterval, time, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// One pass: a snapshot of nodes and jobs, the pure scheduler's plan, then the plan applied — the only place
+    /// jobs start. Returns how many jobs were launched.
+    /// </summary>
+    public async Task<int> SchedulePassAsync(CancellationToken cancellationToken)
+    {
+        await passGate.WaitAsync(cancellationToken);
+        try
+        {
+            return await PassAsync();
+        }
+        finally
+        {
+            passGate.Release();
+        }
+    }
+
+    private async Task<int> PassAsync()
+    {
+        var current = CurrentModel();
+        var jobs = active.Values.ToList();
+        var now = Now;
+        var nowSeconds = now.ToUnixTimeSeconds();
+        Passes++;
+        if (current == null)
+        {
+            explain = jobs.Where(j => j.State == JobState.Waiting).ToDictionary(j => j.Id, j => new ExplainRecord(j.Id, null, "no node has registered yet"));
+            return 0;
+        }
+
+        var (version, clusterModel, compiler) = current.Value;
+        var names = clusterModel.Nodes;
+        var available = new bool[names.Count];
+        for (var i = 0; i < names.Count; i++)
+        {
+            available[i] = nodes.TryGetValue(names[i].Name, out var node) && NodeLifecycle.Schedulable(node.State);
+        }
+
+        var running = new List<RunningJob>();
+        foreach (var job in jobs.Where(j => j.HoldsNodes))
+        {
+            var runtime = job.Runtime!;
+            var indexes = runtime.Nodes.Select(clusterModel.NodeIndexOf).ToArray();
+            if (indexes.Any(i => i < 0))
+            {
+                continue;
+            }
+
+            var start = (runtime.StartTime ?? runtime.LaunchTime).ToUnixTimeSeconds();
+            var end = job.State == JobState.Finishing ? nowSeconds + 1 : Math.Max(nowSeconds + 1, start + runtime.Walltime);
+            running.Add(new RunningJob(job.Id, job.User, Math.Min(start, nowSeconds), end, new NodeAlloc(indexes, runtime.Cores, runtime.Memory, runtime.Gpus))
+            {
+                Project = job.Record.Project,
+                BestEffort = job.BestEffort,
+            });
+        }
+
+        var previous = explain;
+        var pending = new List<PendingJob>();
+        foreach (var job in jobs.Where(j => j.State == JobState.Waiting).OrderBy(j => j.Id))
+        {
+            pending.Add(new PendingJob(job.Id, job.User, job.Record.Queue, job.Record.SubmitTime.ToUnixTimeSeconds(), Compile(job, version, compiler))
+            {
+                Project = job.Record.Project,
+                BestEffort = job.BestEffort,
+                After = job.Request.After.Where(active.ContainsKey).ToList(),
+                Previous = previous.TryGetValue(job.Id, out var record) && record.Planned is { } slot && slot.Start >= nowSeconds ? slot : null,
+            });
+        }
+
+        if (pending.Count == 0)
+        {
+            explain = new Dictionary<long, ExplainRecord>();
+            return 0;
+        }
+
+        var plan = ClusterScheduler.Plan(new SchedulingSnapshot(nowSeconds, compiler.Shape)
+        {
+            NodeAvailable = available,
+            Queues = options.Queues,
+            Running = running,
+            Pending = pending,
+        });
+        explain = plan.Explain.ToDictionary(e => e.JobId);
+
+        foreach (var id in plan.Preempt)
+        {
+            if (active.TryGetValue(id, out var victim) && JobLifecycle.Table.TryFire(victim.State, JobTrigger.Cancel, out _))
+            {
+                await TransitionAsync(victim, JobTrigger.Cancel, "scheduler", "preempted: a normal job needs its resources", j => j with { Runtime = j.Runtime! with { Reason = "preempted" } });
+            }
+        }
+
+        var launches = new List<Task<JobEntry?>>();
+        foreach (var start in plan.Starts)
+        {
+            if (!active.TryGetValue(start.JobId, out var job) || job.State != JobState.Waiting)
+            {
+                continue;
+            }
+
+            var walltime = pending.First(p => p.Id == job.Id).Alternatives[start.Alternative].Walltime;
+            var runtime = new JobRuntime
+            {
+                Nodes = start.Alloc.Nodes.Select(i => names[i].Name).ToList(),
+                Cores = start.Alloc.Cores,
+                Memory = start.Alloc.Memory,
+                Gpus = start.Alloc.Gpus,
+                Walltime = walltime,
+                LaunchTime = now,
+            };
+            launches.Add(TransitionAsync(job, JobTrigger.Launch, "scheduler", $"launched on {string.Join(",", runtime.Nodes)}", j => j with { Runtime = runtime }));
+        }
+
+        // One pass's launches share a commit (the store groups concurrent writes).
+        var launched = await Task.WhenAll(launches);
+        foreach (var job in launched.Where(j => j != null))
+        {
+            if (options.Prolog != null)
+            {
+                StartServerProlog(job!);
+            }
+        }
+
+        return launched.Count(j => j != null);
+    }
+
+    private IReadOnlyList<JobAlternative> Compile(JobEntry job, int version, RequestCompiler compiler)
+    {
+        lock (modelGate)
+        {
+            if (compiled.TryGetValue(job.Id, out var cached) && cached.Version == version)
+            {
+                return cached.Alternatives;
+            }
+
+            var alternatives = compiler.Compile(job.Request, options.DefaultWalltime);
+            compiled[job.Id] = (version, alternatives);
+            return alternatives;
+        }
+    }
+
+    /// <summary>The scheduler's picture of the registered nodes, rebuilt when a node joins or changes.</summary>
+    private (int Version, ClusterModel Model, RequestCompiler Compiler)? CurrentModel()
+    {
+        var version = Volatile.Read(ref nodeVersion);
+        lock (modelGate)
+        {
+            if (model is { } cached && cached.Version == version)
+            {
+                return cached;
+            }
+
+            var registered = nodes.Values.Where(n => n.Description.Cores > 0).OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
+            if (registered.Count == 0)
+            {
+                return null;
+            }
+
+            var builder = new ClusterModelBuilder("heorot");
+            var cluster = builder.AddCluster("default");
+            var sw = builder.AddSwitch(cluster, "default");
+            foreach (var node in registered)
+            {
+                var description = node.Description;
+                var properties = description.EffectiveProperties().ToDictionary(p => p.Key, p => ToPropertyValue(p.Value), StringComparer.Ordinal);
+                builder.AddNode(sw, node.Name, 1, description.Cores, Math.Max(1, description.MemoryMb), description.Gpus, properties);
+            }
+
+            var built = builder.Build();
+            model = (version, built, new RequestCompiler(built));
+            compiled.Clear();
+            return model;
+        }
+    }
+
+    // ---------------------------------------------------------------- server-side hooks
+
+    private void StartServerProlog(JobEntry job)
+    {
+        if (options.Prolog == null || !serverPrologRunning.TryAdd(job.Id, true))
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var result = await HookRunner.RunAsync(options.Prolog, HookEnvironment(job, "prolog"), options.HookTimeout);
+                if (!result.Ok && active.TryGetValue(job.Id, out var current) && current.State == JobState.Launching && current.Attempt == job.Attempt)
+                {
+                    LogHookFailed(logger, job.Id, result.Output);
+                    await TransitionAsync(current, JobTrigger.PrologFailed, "server", $"server prolog failed: {result.Output}", newAttempt: true);
+                }
+            }
+            finally
+            {
+                serverPrologRunning.TryRemove(job.Id, out _);
+                WakeNodesOf(job);
+            }
+        });
+    }
+
+    private async Task RunServerEpilogAsync(JobEntry job)
+    {
+        var result = await HookRunner.RunAsync(options.Epilog, HookEnvironment(job, "epilog"), options.HookTimeout);
+        if (!result.Ok)
+        {
+            LogHookFailed(logger, job.Id, result.Output);
+            await store.AppendEventAsync(new NewEvent(Now, "server", "job.epilog_failed", $"job/{job.Id}", $"server epilog failed: {result.Output}", "{}"));
+        }
+    }
+
+    /// <summary>The documented hook environment (docs/hooks.md).</summary>
+    internal Dictionary<string, string> HookEnvironment(JobEntry job, string phase)
+    {
+        var nodeNames = job.Runtime?.Nodes ?? [];
+        var nodefile = Path.Combine(options.DataDirectory, "nodefiles", Invariant(job.Id));
+        Directory.CreateDirectory(Path.GetDirectoryName(nodefile)!);
+        File.WriteAllLines(nodefile, nodeNames);
+        return new Dictionary<string, string>
+        {
+            ["HEOROT_JOB_ID"] = Invariant(job.Id),
+            ["HEOROT_ATTEMPT"] = job.Attempt.ToString(CultureInfo.InvariantCulture),
+            ["HEOROT_USER"] = job.User,
+            ["HEOROT_PROJECT"] = job.Record.Project,
+            ["HEOROT_QUEUE"] = job.Record.Queue,
+            ["HEOROT_JOB_NAME"] = job.Record.Name ?? string.Empty,
+            ["HEOROT_NODES"] = string.Join(",", nodeNames),
+            ["HEOROT_NODEFILE"] = nodefile,
+            ["HEOROT_WALLTIME"] = Invariant(job.Runtime?.Walltime ?? 0),
+            ["HEOROT_HOOK"] = "server-" + phase,
+            ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        };
+    }
+
+    internal static PropertyValue Property(string text) => ToPropertyValue(text);
+}

@@ -1,0 +1,97 @@
+using System.Text.Json;
+using Heorot.Model.Lifecycle;
+using Heorot.Protocol;
+
+namespace Heorot.Server.Control;
+
+/// <summary>What a node record stores besides its state: resources as registered, properties, the last reason.</summary>
+public sealed record NodeDescription
+{
+    public int Cores { get; init; }
+
+    public long MemoryMb { get; init; }
+
+    public int Gpus { get; init; }
+
+    public IReadOnlyDictionary<string, string> Properties { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Operator-set properties, which win over the agent's.</summary>
+    public IReadOnlyDictionary<string, string> OperatorProperties { get; init; } = new Dictionary<string, string>();
+
+    public string? Reason { get; init; }
+
+    /// <summary>Whether the node was made Suspected by a lost heartbeat (it heals when the agent is back).</summary>
+    public bool SuspectedByHeartbeat { get; init; }
+
+    public string ToJson() => JsonSerializer.Serialize(this, WireJson.Options);
+
+    public static NodeDescription FromJson(string json) => JsonSerializer.Deserialize<NodeDescription>(json, WireJson.Options) ?? new NodeDescription();
+
+    public IReadOnlyDictionary<string, string> EffectiveProperties()
+    {
+        var all = new Dictionary<string, string>(Properties, StringComparer.Ordinal);
+        foreach (var (k, v) in OperatorProperties)
+        {
+            all[k] = v;
+        }
+
+        return all;
+    }
+}
+
+/// <summary>
+/// A node as the control plane holds it: its stored state and description, and what its agent last said
+/// (in memory only: the agent repeats everything on every sync). Guarded by its own lock.
+/// </summary>
+public sealed class NodeEntry(string name)
+{
+    private TaskCompletionSource wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public string Name { get; } = name;
+
+    public object Gate { get; } = new();
+
+    public NodeState State { get; set; } = NodeState.Alive;
+
+    public NodeDescription Description { get; set; } = new();
+
+    public DateTimeOffset LastSeen { get; set; }
+
+    public DateTimeOffset? AgentStart { get; set; }
+
+    /// <summary>The attempts the agent reported in its last sync.</summary>
+    public Dictionary<JobAttempt, AgentJobStatus> Reports { get; set; } = [];
+
+    /// <summary>Whether the agent has synced since the server started.</summary>
+    public bool Connected { get; set; }
+
+    public List<SignalOrder> PendingSignals { get; } = [];
+
+    /// <summary>Attempts whose epilog failure has already suspected the node.</summary>
+    public HashSet<JobAttempt> EpilogFailuresSeen { get; } = [];
+
+    /// <summary>Completes when something the agent should act on changed.</summary>
+    public Task Changed
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return wake.Task;
+            }
+        }
+    }
+
+    /// <summary>Wakes a waiting long poll.</summary>
+    public void Wake()
+    {
+        TaskCompletionSource old;
+        lock (Gate)
+        {
+            old = wake;
+            wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        old.TrySetResult();
+    }
+}
