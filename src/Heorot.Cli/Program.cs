@@ -8,14 +8,30 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
+        // `heorot sub … -- COMMAND ARGS`: the words after -- are the command, never options.
+        if (args.Length > 0 && args[0] == "sub" && Array.IndexOf(args, "--") is var dash and > 0)
+        {
+            UserCommands.TrailingCommand = args[(dash + 1)..];
+            args = args[..dash];
+        }
+
         var root = new RootCommand("Heorot: an elastic, compute-on-demand cluster on a multi-user batch scheduler.")
         {
             SimCommand.Create(),
             RequestCommand.Create(),
+            DaemonCommands.Server(),
+            DaemonCommands.Agent(),
+            UpCommand.Create(),
         };
+        foreach (var command in UserCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
+
+        UserCommands.AddGlobalOptions(root);
         try
         {
-            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromSeconds(15) });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {

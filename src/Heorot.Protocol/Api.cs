@@ -30,6 +30,9 @@ public sealed record SubmitRequest
 
     /// <summary>Requeue the job if a node is lost under it (OAR's idempotent type).</summary>
     public bool Idempotent { get; init; }
+
+    /// <summary>Submit on behalf of this user (operators only, as root with sbatch --uid).</summary>
+    public string? User { get; init; }
 }
 
 public sealed record SubmitResponse(IReadOnlyList<long> Ids);

@@ -21,7 +21,19 @@ internal static class Terminal
     /// <summary>Rich output (tables) on standard output, or plain text into the captured writer.</summary>
     public static IAnsiConsole Rich => Captured.Value is { } c
         ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(c.Out), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors })
-        : AnsiConsole.Console;
+        : Wide.Value;
+
+    // Redirected output is read by programs and pagers: never wrap a table at an assumed 80 columns.
+    private static readonly Lazy<IAnsiConsole> Wide = new(() =>
+    {
+        var console = AnsiConsole.Console;
+        if (Console.IsOutputRedirected)
+        {
+            console.Profile.Width = 512;
+        }
+
+        return console;
+    });
 
     /// <summary>Runs <paramref name="action"/> with its output captured in the given writers (for tests).</summary>
     public static T Capture<T>(TextWriter output, TextWriter error, Func<T> action)

@@ -47,3 +47,13 @@ public static partial class Signals
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int SysKill(int pid, int signal);
 }
+
+/// <summary>File ownership, which .NET does not expose: chown(2).</summary>
+public static partial class FileOwnership
+{
+    /// <summary>Changes the owner of a path; false on failure (not root, no such path).</summary>
+    public static bool Change(string path, int uid, int gid) => SysChown(path, uid, gid) == 0;
+
+    [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SysChown(string path, int uid, int gid);
+}

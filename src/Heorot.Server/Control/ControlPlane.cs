@@ -109,9 +109,19 @@ public sealed partial class ControlPlane : IDisposable
 
     public async Task<IReadOnlyList<long>> SubmitAsync(Caller caller, SubmitRequest submission, CancellationToken cancellationToken)
     {
+        if (submission.User is { } onBehalf && onBehalf != caller.User)
+        {
+            if (!caller.IsOperator)
+            {
+                throw ApiException.Forbidden("only operators may submit on behalf of another user");
+            }
+
+            caller = caller with { User = onBehalf };
+        }
+
         if (caller.User == "root")
         {
-            throw ApiException.Forbidden("jobs never run as root: submit as a regular user");
+            throw ApiException.Forbidden("jobs never run as root: submit as a regular user (operators may use --as USER)");
         }
 
         var request = ParseRequest(submission);
@@ -595,6 +605,7 @@ public sealed partial class ControlPlane : IDisposable
         }
 
         WakeNodesOf(job);
+        WakeNodesOf(next);
         NotifyEvents();
         if (to is JobState.Waiting or JobState.Terminated or JobState.Error or JobState.Cancelled || job.State == JobState.Finishing)
         {

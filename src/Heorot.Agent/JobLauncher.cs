@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using System.Globalization;
+using Heorot.Protocol;
+using Heorot.Protocol.Hooks;
+using Heorot.Protocol.Unix;
+
+namespace Heorot.Agent;
+
+/// <summary>
+/// Starts and stops batch scripts. A job runs as its user (setpriv, never as root), in its own session and
+/// process group (setsid) and, when the agent is root and cgroup v2 is mounted, in its own cgroup, so that
+/// everything it forks can be found and killed. A small root wrapper shell waits for the job and writes its
+/// exit status to a file: the job outlives an agent restart and its status is not lost. No text from the
+/// user is ever part of a shell program: paths and ids travel as positional arguments.
+/// </summary>
+public sealed class JobLauncher
+{
+    // $1 cgroup dir (or empty), $2 exit file, $3 stdout, $4 stderr, $5 working directory, then the command.
+    private const string Wrapper = """
+        cg="$1"; exitfile="$2"; out="$3"; err="$4"; dir="$5"; shift 5
+        if ! cd "$dir" 2>/dev/null; then echo 126 > "$exitfile.tmp"; mv "$exitfile.tmp" "$exitfile"; exit 0; fi
+        /bin/sh -c 'if [ -n "$1" ]; then echo $$ > "$1/cgroup.procs" || exit 125; fi; shift; exec "$@"' inner "$cg" "$@" < /dev/null > "$out" 2> "$err"
+        echo $? > "$exitfile.tmp"; mv "$exitfile.tmp" "$exitfile"
+        """;
+
+    private readonly string agentName;
+    private readonly bool isRoot;
+    private readonly string? cgroupRoot;
+
+    public JobLauncher(string agentName)
+    {
+        this.agentName = agentName;
+        isRoot = UnixAccounts.CurrentUid() == 0;
+        cgroupRoot = isRoot ? DetectCgroupV2() : null;
+    }
+
+    public bool UsesCgroups => cgroupRoot != null;
+
+    /// <summary>The cgroup v2 mount: the unified root, or the hybrid layout's <c>unified</c> mount.</summary>
+    private static string? DetectCgroupV2()
+    {
+        foreach (var root in new[] { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" })
+        {
+            if (File.Exists(Path.Combine(root, "cgroup.procs")) && File.Exists(Path.Combine(root, "cgroup.controllers")))
+            {
+                return root;
+            }
+        }
+
+        return null;
+    }
+
+    public string? CgroupOf(LocalJobPaths paths) => cgroupRoot == null ? null : Path.Combine(cgroupRoot, "heorot", agentName, paths.Key);
+
+    /// <summary>Why the job cannot run here (unknown user, …), or null.</summary>
+    public string? Check(JobSpec spec, out UnixAccount? account)
+    {
+        account = UnixAccounts.ByName(spec.User);
+        if (account == null)
+        {
+            return $"user {spec.User} does not exist on this node";
+        }
+
+        if (account.Uid == 0)
+        {
+            return "jobs never run as root";
+        }
+
+        if (!isRoot && account.Uid != UnixAccounts.CurrentUid())
+        {
+            return $"the agent does not run as root and cannot run jobs as {spec.User}";
+        }
+
+        var directory = spec.WorkingDirectory ?? account.Home;
+        return Directory.Exists(directory) ? null : $"working directory {directory} does not exist on this node";
+    }
+
+    /// <summary>Starts the job; returns the wrapper's pid.</summary>
+    public int Start(JobSpec spec, UnixAccount account, LocalJobPaths paths, string node)
+    {
+        Directory.CreateDirectory(paths.WorkDirectory);
+        File.WriteAllText(paths.Script, spec.Script.Length == 0 ? "#!/bin/sh\n" : spec.Script);
+        File.SetUnixFileMode(paths.Script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.WriteAllLines(paths.NodeFile, spec.Nodes);
+        if (isRoot)
+        {
+            FileOwnership.Change(paths.WorkDirectory, account.Uid, account.Gid);
+            FileOwnership.Change(paths.Script, account.Uid, account.Gid);
+            File.SetUnixFileMode(paths.WorkDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var cgroup = CgroupOf(paths);
+        if (cgroup != null)
+        {
+            try
+            {
+                Directory.CreateDirectory(cgroup);
+            }
+            catch (IOException)
+            {
+                cgroup = null;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                cgroup = null;
+            }
+        }
+
+        var start = new ProcessStartInfo("/bin/sh")
+        {
+            UseShellExecute = false,
+            WorkingDirectory = "/",
+        };
+        foreach (var argument in new[] { "-c", Wrapper, "heorot-job-" + paths.Key, cgroup ?? string.Empty, paths.ExitFile, paths.Stdout, paths.Stderr, spec.WorkingDirectory ?? account.Home, "/usr/bin/setsid" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        if (isRoot)
+        {
+            foreach (var argument in new[] { "/usr/bin/setpriv", $"--reuid={account.Uid}", $"--regid={account.Gid}", "--init-groups", "--" })
+            {
+                start.ArgumentList.Add(argument);
+            }
+        }
+
+        start.ArgumentList.Add(paths.Script);
+        start.Environment.Clear();
+        var environment = new Dictionary<string, string>(spec.Environment)
+        {
+            ["HOME"] = account.Home,
+            ["USER"] = account.Name,
+            ["LOGNAME"] = account.Name,
+            ["SHELL"] = account.Shell,
+            ["PATH"] = "/usr/local/bin:/usr/bin:/bin",
+            ["HEOROT_JOB_ID"] = spec.JobId.ToString(CultureInfo.InvariantCulture),
+            ["HEOROT_ATTEMPT"] = spec.Attempt.ToString(CultureInfo.InvariantCulture),
+            ["HEOROT_JOB_NAME"] = spec.Name ?? string.Empty,
+            ["HEOROT_NODEFILE"] = paths.NodeFile,
+            ["HEOROT_NODES"] = string.Join(",", spec.Nodes),
+            ["HEOROT_NODE"] = node,
+            ["HEOROT_CORES"] = spec.Cores.ToString(CultureInfo.InvariantCulture),
+            ["HEOROT_WALLTIME"] = spec.WalltimeSeconds.ToString(CultureInfo.InvariantCulture),
+        };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("the job wrapper did not start");
+        return process.Id;
+    }
+
+    /// <summary>The exit status the wrapper recorded, or null while the job runs.</summary>
+    public static int? ExitStatus(LocalJobPaths paths)
+    {
+        try
+        {
+            return File.Exists(paths.ExitFile) && int.TryParse(File.ReadAllText(paths.ExitFile).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var code)
+                ? code
+                : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Sends a signal to every process of the job (its cgroup, else its session's process group).</summary>
+    public void Signal(LocalJobRecord record, LocalJobPaths paths, int signal)
+    {
+        var cgroup = CgroupOf(paths);
+        if (cgroup != null && Directory.Exists(cgroup))
+        {
+            if (signal == Signals.Kill && File.Exists(Path.Combine(cgroup, "cgroup.kill")))
+            {
+                TryWrite(Path.Combine(cgroup, "cgroup.kill"), "1");
+                return;
+            }
+
+            foreach (var pid in Processes(cgroup))
+            {
+                Signals.Send(pid, signal);
+            }
+
+            return;
+        }
+
+        if (record.WrapperPid is { } wrapper)
+        {
+            foreach (var child in Children(wrapper))
+            {
+                Signals.KillGroup(child, signal); // the job's session leader: its pid is its group
+            }
+        }
+    }
+
+    /// <summary>Whether any process of the job is left.</summary>
+    public bool AnyLeft(LocalJobRecord record, LocalJobPaths paths)
+    {
+        var cgroup = CgroupOf(paths);
+        if (cgroup != null && Directory.Exists(cgroup))
+        {
+            return Processes(cgroup).Any();
+        }
+
+        return record.WrapperPid is { } wrapper && Children(wrapper).Count > 0;
+    }
+
+    /// <summary>Removes the job's cgroup once it is empty.</summary>
+    public void Release(LocalJobPaths paths)
+    {
+        var cgroup = CgroupOf(paths);
+        if (cgroup != null && Directory.Exists(cgroup))
+        {
+            try
+            {
+                Directory.Delete(cgroup);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static IEnumerable<int> Processes(string cgroup)
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(Path.Combine(cgroup, "cgroup.procs"));
+        }
+        catch (IOException)
+        {
+            yield break;
+        }
+
+        foreach (var line in lines)
+        {
+            if (int.TryParse(line, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
+            {
+                yield return pid;
+            }
+        }
+    }
+
+    private static List<int> Children(int pid)
+    {
+        try
+        {
+            var text = File.ReadAllText($"/proc/{pid}/task/{pid}/children");
+            return text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToList();
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+    }
+
+    private static void TryWrite(string path, string text)
+    {
+        try
+        {
+            File.WriteAllText(path, text);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
