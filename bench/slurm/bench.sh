@@ -99,6 +99,17 @@ wait_empty() {
     sleep 0.2
   done
 }
+# wait_purged SECONDS: until slurmctld holds no job record at all, finished ones included (it keeps them
+# MinJobAge seconds, and squeue's RPC packs them all), so that squeue is timed on the queue alone.
+wait_purged() {
+  local limit=$1 t0=$SECONDS n
+  while :; do
+    n=$(timeout 30 squeue -h -t all | wc -l) || die "squeue -t all failed"
+    ((n == 0)) && return 0
+    ((SECONDS - t0 < limit)) || die "$n job records still held after ${limit}s"
+    sleep 1
+  done
+}
 # sbatch with up to 5 tries (transient "Socket timed out" errors); counts the retries.
 submit() {
   local i
@@ -130,6 +141,8 @@ if (($(queue_len) > 0)); then
 fi
 
 # ---- 0. squeue on an empty queue (baseline) ------------------------------------------------------
+log "waiting for finished job records to be purged"
+wait_purged 180
 SQ_IDLE=()
 for ((i = 0; i < SQ_RUNS; i++)); do
   t0=$(now); timeout 30 squeue -h | wc -l >/dev/null; t1=$(now)
@@ -189,6 +202,8 @@ done
 log "start latency median $(printf '%s\n' "${LAT[@]}" | median)s"
 
 # ---- 4. squeue with many jobs queued -------------------------------------------------------------
+log "waiting for finished job records to be purged"
+wait_purged 180
 log "queueing $QUEUED held jobs ($QMODE)"
 t0=$(now)
 if [[ $QMODE == array ]]; then

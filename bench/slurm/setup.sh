@@ -85,7 +85,7 @@ ReturnToService=2
 SlurmdParameters=config_overrides
 MaxJobCount=200000
 MaxArraySize=100001
-MinJobAge=60
+MinJobAge=10
 NodeName=n[1-4] NodeHostname=localhost NodeAddr=127.0.0.1 Port=[17001-17004] CPUs=$CPUS RealMemory=1000 State=UNKNOWN
 PartitionName=debug Nodes=n[1-4] Default=YES MaxTime=INFINITE State=UP
 EOF
