@@ -120,6 +120,19 @@ public sealed class HeorotServer : IAsyncDisposable
         try
         {
             await next(context);
+
+            // Refusals made by routing itself (415 for a wrong content type, 405, 404 for no route) carry no body.
+            if (context.Response.StatusCode >= 400 && !context.Response.HasStarted && context.Response.ContentType == null)
+            {
+                var (code, detail) = context.Response.StatusCode switch
+                {
+                    415 => ("unsupported_media_type", "send the body as application/json"),
+                    405 => ("method_not_allowed", $"{context.Request.Method} is not allowed on {context.Request.Path}"),
+                    404 => ("not_found", $"no such resource: {context.Request.Path}"),
+                    _ => ("error", ReasonPhrases(context.Response.StatusCode)),
+                };
+                await WriteProblemAsync(context, context.Response.StatusCode, code, detail, null, null);
+            }
         }
         catch (ApiException e)
         {
