@@ -25,6 +25,7 @@ public sealed class NodeAgent : IDisposable
     private readonly HashSet<long> signalsDone = [];
     private readonly DateTimeOffset started = DateTimeOffset.UtcNow;
     private readonly Action<string> log;
+    private readonly Lock recordGate = new();
     private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int heartbeatMs = 10_000;
     private int graceSeconds = 10;
@@ -59,8 +60,19 @@ public sealed class NodeAgent : IDisposable
             var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Interlocked.Exchange(ref changed, signal);
             var local = signal.Task;
-            Check();
-            var request = BuildSync();
+            SyncRequest request;
+            try
+            {
+                Check();
+                request = BuildSync();
+            }
+            catch (IOException e)
+            {
+                log($"reading local state failed: {e.Message}");
+                await Task.Delay(200, stopping).ContinueWith(_ => { }, TaskScheduler.Default);
+                continue;
+            }
+
             using var poll = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             var call = SendAsync(request, poll.Token);
             var first = await Task.WhenAny(call, local, Task.Delay(request.WaitMilliseconds + 100_000, stopping));
@@ -93,7 +105,9 @@ public sealed class NodeAgent : IDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException or AgentRefusedException)
+#pragma warning disable CA1031 // the agent must outlive any failed sync or step: it logs and retries
+            catch (Exception e)
+#pragma warning restore CA1031
             {
                 failures++;
                 log($"sync failed ({failures}): {e.Message}");
@@ -395,6 +409,14 @@ public sealed class NodeAgent : IDisposable
     /// <summary>Notices ended jobs and enforces walltimes; runs before every sync and on a timer.</summary>
     private void Check()
     {
+        lock (recordGate)
+        {
+            CheckLocked();
+        }
+    }
+
+    private void CheckLocked()
+    {
         foreach (var (key, record) in jobs)
         {
             if (record.Phase != AgentPhase.Running || steps.ContainsKey(key))
@@ -473,8 +495,12 @@ public sealed class NodeAgent : IDisposable
 
     private void Save(JobAttempt key, LocalJobRecord record)
     {
-        LocalJobPaths.Save(Paths(key).Record, record);
-        jobs[key] = record;
+        lock (recordGate)
+        {
+            LocalJobPaths.Save(Paths(key).Record, record);
+            jobs[key] = record;
+        }
+
         Changed();
     }
 

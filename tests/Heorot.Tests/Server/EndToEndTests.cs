@@ -203,7 +203,7 @@ public sealed class EndToEndTests
                     await Task.Delay(100, TestContext.Current.CancellationToken);
                 }
 
-                Assert.Equal("Terminated", view!.State);
+                Assert.True(view!.State == "Terminated", $"job {id}: {view.State} ({view.Reason}) on {string.Join(",", view.Nodes)}");
                 Assert.Equal(0, view.ExitCode);
                 Assert.Equal(["x"], File.ReadAllLines(Path.Combine(marker, id.ToString(System.Globalization.CultureInfo.InvariantCulture))));
             }
@@ -287,7 +287,7 @@ public sealed class EndToEndTests
 
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data != null) { lock (start) { File.AppendAllText(state + ".log", e.Data + "\n"); } } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
