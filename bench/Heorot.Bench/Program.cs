@@ -63,6 +63,9 @@ internal static class Program
             case "storage":
                 StorageBench.Run(options.Jobs, options.Concurrency);
                 return 0;
+            case "control":
+                ControlPlaneBench.RunAsync(options.JobsGiven ? options.Jobs : 5000, 64, Environment.GetEnvironmentVariable("HEOROT_BENCH_POSTGRES")).GetAwaiter().GetResult();
+                return 0;
             case "live":
                 LivePassBench.Run(options.Nodes, options.JobsGiven ? [options.Jobs] : [10_000, 100_000], options.Runs, options.Depth);
                 return 0;
