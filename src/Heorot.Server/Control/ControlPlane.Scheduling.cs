@@ -1,5 +1,4 @@
 using System.Globalization;
-using Heorot.Model;
 using Heorot.Model.Lifecycle;
 using Heorot.Model.Resources;
 using Heorot.Protocol.Hooks;
@@ -295,6 +294,4 @@ public sealed partial class ControlPlane
             ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         };
     }
-
-    internal static PropertyValue Property(string text) => ToPropertyValue(text);
 }
