@@ -75,8 +75,8 @@ public sealed class JobLauncher
         return Directory.Exists(directory) ? null : $"working directory {directory} does not exist on this node";
     }
 
-    /// <summary>Starts the job; returns the wrapper's pid.</summary>
-    public int Start(JobSpec spec, UnixAccount account, LocalJobPaths paths, string node)
+    /// <summary>Starts the job; returns the wrapper's pid. <paramref name="exited"/> runs when the wrapper ends.</summary>
+    public int Start(JobSpec spec, UnixAccount account, LocalJobPaths paths, string node, Action exited)
     {
         Directory.CreateDirectory(paths.WorkDirectory);
         File.WriteAllText(paths.Script, spec.Script.Length == 0 ? "#!/bin/sh\n" : spec.Script);
@@ -147,7 +147,13 @@ public sealed class JobLauncher
             start.Environment[name] = value;
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("the job wrapper did not start");
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        process.Exited += (_, _) =>
+        {
+            process.Dispose();
+            exited();
+        };
+        process.Start();
         return process.Id;
     }
 

@@ -54,15 +54,14 @@ public sealed class LocalJobPaths(string stateDirectory, long jobId, int attempt
 
     public string Stderr => Path.Combine(WorkDirectory, "stderr");
 
+    /// <summary>
+    /// Replaces the record atomically (write, then rename). Not flushed to disk: the records guard against the
+    /// agent process dying, and the page cache outlives it; a machine crash takes the jobs down with it anyway.
+    /// </summary>
     public static void Save(string path, LocalJobRecord record)
     {
         var temporary = path + ".tmp";
-        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write))
-        {
-            JsonSerializer.Serialize(file, record, WireJson.Options);
-            file.Flush(flushToDisk: true);
-        }
-
+        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(record, WireJson.Options));
         File.Move(temporary, path, overwrite: true);
     }
 }

@@ -26,6 +26,9 @@ public sealed class NodeAgent : IDisposable
     private readonly DateTimeOffset started = DateTimeOffset.UtcNow;
     private readonly Action<string> log;
     private readonly Lock recordGate = new();
+    private readonly Lock applyGate = new();
+    private long appliedGeneration;
+    private readonly Lazy<int> detectedGpus = new(AgentOptions.DetectGpus);
     private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int heartbeatMs = 10_000;
     private int graceSeconds = 10;
@@ -50,55 +53,35 @@ public sealed class NodeAgent : IDisposable
 
     public void Dispose() => http.Dispose();
 
+    /// <summary>
+    /// Two loops share the connection pool: a long poll that brings the server's changes as they happen, and a
+    /// reporter that sends local changes at once (without waiting). Answers carry the server's generation: an
+    /// older answer than one already applied is dropped, so the two loops never undo each other.
+    /// </summary>
     public async Task RunAsync(CancellationToken stopping)
     {
         Load();
+        await Task.WhenAll(LoopAsync(poll: true, stopping), LoopAsync(poll: false, stopping));
+    }
+
+    private async Task LoopAsync(bool poll, CancellationToken stopping)
+    {
         var failures = 0;
         while (!stopping.IsCancellationRequested)
         {
-            // A fresh signal before the report is built: any change after this point triggers another sync.
-            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Interlocked.Exchange(ref changed, signal);
-            var local = signal.Task;
-            SyncRequest request;
             try
             {
+                if (!poll)
+                {
+                    // Wait for a local change; a fresh signal first, so a change made while reporting is not lost.
+                    await Volatile.Read(ref changed).Task.WaitAsync(stopping);
+                    Interlocked.Exchange(ref changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                }
+
                 Check();
-                request = BuildSync();
-            }
-            catch (IOException e)
-            {
-                log($"reading local state failed: {e.Message}");
-                await Task.Delay(200, stopping).ContinueWith(_ => { }, TaskScheduler.Default);
-                continue;
-            }
-
-            using var poll = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            var call = SendAsync(request, poll.Token);
-            var first = await Task.WhenAny(call, local, Task.Delay(request.WaitMilliseconds + 100_000, stopping));
-            if (first != call)
-            {
-                // Something changed here: cut the long poll short and report at once.
-                await poll.CancelAsync();
-                try
-                {
-                    await call;
-                }
-                catch (OperationCanceledException)
-                {
-                }
-                catch (HttpRequestException)
-                {
-                }
-
-                continue;
-            }
-
-            try
-            {
-                var response = await call;
+                var request = BuildSync(poll);
+                var response = await SendAsync(request, stopping);
                 failures = 0;
-                Syncs++;
                 Apply(response);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -110,7 +93,7 @@ public sealed class NodeAgent : IDisposable
 #pragma warning restore CA1031
             {
                 failures++;
-                log($"sync failed ({failures}): {e.Message}");
+                log($"{(poll ? "sync" : "report")} failed ({failures}): {e.Message}");
                 try
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 200 * failures)), stopping);
@@ -119,6 +102,8 @@ public sealed class NodeAgent : IDisposable
                 {
                     return;
                 }
+
+                Changed(); // report again once the server is back
             }
         }
     }
@@ -167,7 +152,7 @@ public sealed class NodeAgent : IDisposable
         }
     }
 
-    private SyncRequest BuildSync()
+    private SyncRequest BuildSync(bool poll)
     {
         var statuses = new List<AgentJobStatus>();
         var anyActive = false;
@@ -185,6 +170,7 @@ public sealed class NodeAgent : IDisposable
                 StartTime = record.StartTime,
                 EndTime = record.EndTime,
                 EpilogFailed = record.EpilogFailed,
+                Busy = steps.ContainsKey(key),
                 Stdout = known == null ? null : Chunk(paths.Stdout, known.Stdout),
                 Stderr = known == null ? null : Chunk(paths.Stderr, known.Stderr),
             });
@@ -196,13 +182,13 @@ public sealed class NodeAgent : IDisposable
             Node = options.Name,
             Cores = options.Cores ?? AgentOptions.DetectCores(),
             MemoryMb = options.MemoryMb ?? AgentOptions.DetectMemoryMb(),
-            Gpus = options.Gpus ?? AgentOptions.DetectGpus(),
+            Gpus = options.Gpus ?? detectedGpus.Value,
             Properties = options.Properties,
             AgentStart = started,
             Jobs = statuses,
 
-            // While jobs run, come back every second with their output; otherwise wait for orders.
-            WaitMilliseconds = anyActive ? 1000 : heartbeatMs,
+            // The poll comes back every second while jobs run (their output), else waits for orders; a report never waits.
+            WaitMilliseconds = !poll ? 0 : anyActive ? 1000 : heartbeatMs,
         };
     }
 
@@ -232,6 +218,20 @@ public sealed class NodeAgent : IDisposable
     }
 
     private void Apply(SyncResponse response)
+    {
+        lock (applyGate)
+        {
+            if (response.Generation < appliedGeneration)
+            {
+                return; // an older picture than one already applied
+            }
+
+            appliedGeneration = response.Generation;
+            ApplyLocked(response);
+        }
+    }
+
+    private void ApplyLocked(SyncResponse response)
     {
         heartbeatMs = Math.Clamp(response.HeartbeatMilliseconds, 100, 60_000);
         graceSeconds = Math.Max(0, response.GraceSeconds);
@@ -324,7 +324,7 @@ public sealed class NodeAgent : IDisposable
     private async Task PrepareAsync(JobAttempt key, bool run)
     {
         var record = jobs[key];
-        var result = await HookRunner.RunAsync(options.Prolog, HookEnvironment(record, "prolog"), options.HookTimeout);
+        var result = options.Prolog == null ? HookResult.None : await HookRunner.RunAsync(options.Prolog, HookEnvironment(record, "prolog"), options.HookTimeout);
         if (!result.Ok)
         {
             Save(key, record with { Phase = AgentPhase.PrologFailed, Reason = result.Output });
@@ -337,11 +337,15 @@ public sealed class NodeAgent : IDisposable
             return;
         }
 
-        Save(key, record = record with { Phase = AgentPhase.Prepared });
         if (run)
         {
+            // The script starts at once: the Launched record written next is the one that matters.
+            Remember(key, record with { Phase = AgentPhase.Prepared });
             await LaunchAsync(key);
+            return;
         }
+
+        Save(key, record with { Phase = AgentPhase.Prepared });
     }
 
     private Task LaunchAsync(JobAttempt key)
@@ -360,7 +364,7 @@ public sealed class NodeAgent : IDisposable
 
         // Recorded as launched before the start: after a crash here the attempt is lost, never started twice.
         Save(key, record = record with { Launched = true, Phase = AgentPhase.Running, StartTime = DateTimeOffset.UtcNow });
-        var pid = launcher.Start(record.Spec, account!, Paths(key), options.Name);
+        var pid = launcher.Start(record.Spec, account!, Paths(key), options.Name, Check); // the wrapper's end is noticed at once
         Save(key, record with { WrapperPid = pid });
         return Task.CompletedTask;
     }
@@ -369,7 +373,8 @@ public sealed class NodeAgent : IDisposable
     {
         var record = jobs[key];
         var paths = Paths(key);
-        Save(key, record = record with { Phase = AgentPhase.Cleaning });
+        // In memory only: after a crash here the attempt is still unwanted and its cleanup simply runs again.
+        Remember(key, record = record with { Phase = AgentPhase.Cleaning });
         if (record.Launched)
         {
             if (JobLauncher.ExitStatus(paths) == null || launcher.AnyLeft(record, paths))
@@ -397,7 +402,7 @@ public sealed class NodeAgent : IDisposable
             record = record with { ExitCode = record.ExitCode ?? JobLauncher.ExitStatus(paths), EndTime = record.EndTime ?? DateTimeOffset.UtcNow };
         }
 
-        var result = await HookRunner.RunAsync(options.Epilog, HookEnvironment(record, "epilog"), options.HookTimeout);
+        var result = options.Epilog == null ? HookResult.None : await HookRunner.RunAsync(options.Epilog, HookEnvironment(record, "epilog"), options.HookTimeout);
         Save(key, record with
         {
             Phase = AgentPhase.Cleaned,
@@ -502,6 +507,15 @@ public sealed class NodeAgent : IDisposable
         }
 
         Changed();
+    }
+
+    /// <summary>Changes the record in memory only, for states that need not survive a restart.</summary>
+    private void Remember(JobAttempt key, LocalJobRecord record)
+    {
+        lock (recordGate)
+        {
+            jobs[key] = record;
+        }
     }
 
     private void Forget(JobAttempt key)

@@ -87,6 +87,9 @@ public sealed record AgentJobStatus
 
     public bool EpilogFailed { get; init; }
 
+    /// <summary>A step (prolog, launch, cleanup) is under way: the agent will report when it ends.</summary>
+    public bool Busy { get; init; }
+
     public LogChunk? Stdout { get; init; }
 
     public LogChunk? Stderr { get; init; }
@@ -134,6 +137,9 @@ public sealed record SyncResponse
     public IReadOnlyList<SignalOrder> Signals { get; init; } = [];
 
     public int HeartbeatMilliseconds { get; init; }
+
+    /// <summary>Grows with every answer computed for this node: an agent drops answers older than one it applied.</summary>
+    public long Generation { get; init; }
 
     /// <summary>Walltime grace period: seconds between SIGTERM and SIGKILL.</summary>
     public int GraceSeconds { get; init; }

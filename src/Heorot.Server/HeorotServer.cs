@@ -54,7 +54,13 @@ public sealed class HeorotServer : IAsyncDisposable
             ? await PostgresStore.OpenAsync(pg, cancellationToken: cancellationToken)
             : await SqliteStore.OpenInDirectoryAsync(options.DataDirectory, cancellationToken: cancellationToken);
 
-        var builder = WebApplication.CreateSlimBuilder();
+        // No configuration files are read, so none are watched: a watcher on the working directory would burn CPU
+        // on every file a job writes there.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         builder.Logging.ClearProviders();
         if (logging != null)
         {

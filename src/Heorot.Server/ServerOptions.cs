@@ -50,6 +50,12 @@ public sealed record ServerOptions
 
     public TimeSpan HookTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Planning depth: at most this many waiting jobs are planned per pass (Slurm's bf_max_job_test); the others
+    /// wait for a later pass and say so.
+    /// </summary>
+    public int PlanningDepth { get; init; } = 64;
+
     /// <summary>Largest request body accepted by the API.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1 << 20;
 

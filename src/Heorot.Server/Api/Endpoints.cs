@@ -21,7 +21,7 @@ public static class Endpoints
     {
         var v1 = app.MapGroup("/v1");
 
-        v1.MapGet("/health", () => Results.Json(new { status = "ok", nodes = control.ListNodes().Count, passes = control.Passes }, WireJson.Options))
+        v1.MapGet("/health", () => Results.Json(new { status = "ok", nodes = control.ListNodes().Count, passes = control.Passes, syncs = control.Syncs }, WireJson.Options))
             .WithSummary("Liveness: answers without authentication.");
 
         v1.MapGet("/whoami", async (HttpContext context) =>

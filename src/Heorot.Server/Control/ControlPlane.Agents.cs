@@ -12,8 +12,12 @@ public sealed partial class ControlPlane
     /// the jobs' transitions; the answer is the node's whole desired state, held back (long poll) until it
     /// differs from what the agent reported or the wait runs out.
     /// </summary>
+    /// <summary>Agent syncs answered so far.</summary>
+    public long Syncs => Interlocked.Read(ref syncs);
+
     public async Task<SyncResponse> SyncAsync(SyncRequest sync, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref syncs);
         if (!IsValidNodeName(sync.Node))
         {
             throw ApiException.BadInput("node", $"'{sync.Node}' is not a node name (letters, digits, '.', '_', '-'; at most 63)");
@@ -35,16 +39,14 @@ public sealed partial class ControlPlane
             node.Reports = reports;
         }
 
+        // Reports concern different jobs: their transitions go to the store together and share a commit.
         foreach (var status in reports.Values)
         {
             WriteLogs(status);
-            await ProcessReportAsync(node, status);
         }
 
-        foreach (var job in active.Values.Where(j => j.State == JobState.Finishing && j.Runtime!.Nodes.Contains(node.Name)).ToList())
-        {
-            await TryFinishAsync(job);
-        }
+        await Task.WhenAll(reports.Values.Select(status => ProcessReportAsync(node, status)));
+        await Task.WhenAll(active.Values.Where(j => j.State == JobState.Finishing && j.Runtime!.Nodes.Contains(node.Name)).ToList().Select(TryFinishAsync));
 
         // A running attempt its head no longer knows (its state was wiped): lost, never launched again.
         foreach (var job in active.Values.Where(j => j.State == JobState.Running && j.Runtime!.Head == node.Name && !reports.ContainsKey(new JobAttempt(j.Id, j.Attempt))).ToList())
@@ -130,9 +132,14 @@ public sealed partial class ControlPlane
     private async Task ProcessReportAsync(NodeEntry node, AgentJobStatus status)
     {
         var key = new JobAttempt(status.JobId, status.Attempt);
-        if (status.Phase == AgentPhase.Cleaned && status.EpilogFailed && !node.EpilogFailuresSeen.Contains(key))
+        bool firstEpilogFailure;
+        lock (node.Gate)
         {
-            node.EpilogFailuresSeen.Add(key);
+            firstEpilogFailure = status.Phase == AgentPhase.Cleaned && status.EpilogFailed && node.EpilogFailuresSeen.Add(key);
+        }
+
+        if (firstEpilogFailure)
+        {
             if (node.State == NodeState.Alive)
             {
                 await FireNodeAsync(node, NodeTrigger.EpilogFailed, $"agent/{node.Name}", $"epilog of job {status.JobId} failed: {status.Reason}", CancellationToken.None);
@@ -228,6 +235,14 @@ public sealed partial class ControlPlane
 
     /// <summary>The node's desired state: the attempts it should hold and what to do with each.</summary>
     private SyncResponse DesiredState(NodeEntry node, Dictionary<JobAttempt, AgentJobStatus> reports)
+    {
+        lock (node.DesiredGate)
+        {
+            return ComputeDesiredState(node, reports) with { Generation = ++node.Generation };
+        }
+    }
+
+    private SyncResponse ComputeDesiredState(NodeEntry node, Dictionary<JobAttempt, AgentJobStatus> reports)
     {
         var assignments = new List<Assignment>();
         foreach (var job in active.Values)
@@ -326,7 +341,9 @@ public sealed partial class ControlPlane
     /// <summary>Whether the answer asks the agent for anything it has not done yet.</summary>
     private static bool NeedsAction(SyncResponse response, Dictionary<JobAttempt, AgentJobStatus> reports)
     {
-        if (response.Forget.Count > 0 || response.Signals.Count > 0)
+        // An attempt whose step is under way is reported again when the step ends: nothing to ask of it now
+        // (answering at once would only make the agent poll in a loop).
+        if (response.Signals.Count > 0 || response.Forget.Any(f => reports.TryGetValue(f, out var r) && !r.Busy))
         {
             return true;
         }
@@ -346,14 +363,14 @@ public sealed partial class ControlPlane
                 continue;
             }
 
-            if (assignment.Action == DesiredAction.Run && report.Phase == AgentPhase.Prepared)
+            if (assignment.Action == DesiredAction.Run && report.Phase == AgentPhase.Prepared && !report.Busy)
             {
                 return true;
             }
         }
 
         // Something held that is no longer wanted and not yet cleaned: the agent must clean it up.
-        return reports.Values.Any(r => r.Phase is not (AgentPhase.Cleaned or AgentPhase.Cleaning) && !assigned.Contains(new JobAttempt(r.JobId, r.Attempt)));
+        return reports.Values.Any(r => r.Phase is not (AgentPhase.Cleaned or AgentPhase.Cleaning) && !r.Busy && !assigned.Contains(new JobAttempt(r.JobId, r.Attempt)));
     }
 
     private void WriteLogs(AgentJobStatus status)

@@ -10,6 +10,14 @@ namespace Heorot.Server.Control;
 
 public sealed partial class ControlPlane
 {
+    /// <summary>Time spent in scheduling passes so far, storage writes of their launches included.</summary>
+    public TimeSpan PassTime { get; private set; }
+
+    private TimeSpan lastPlanTime;
+
+    /// <summary>Time spent computing plans (snapshot and pure scheduler), without applying them.</summary>
+    public TimeSpan PlanTime { get; private set; }
+
     /// <summary>Asks for a scheduling pass (the loop runs it, no sooner than the minimum interval).</summary>
     public void WantSchedule() => Volatile.Read(ref scheduleWanted).TrySetResult();
 
@@ -47,9 +55,12 @@ public sealed partial class ControlPlane
                 LogPassFailed(logger, e);
             }
 
+            // Planning takes at most about a third of a core: after a long plan, wait twice its length (the
+            // storage writes of its launches are waits, not work, and do not count).
+            var pass = lastPlanTime;
             try
             {
-                await Task.Delay(options.SchedulingInterval, time, stopping);
+                await Task.Delay(pass * 2 > options.SchedulingInterval ? pass * 2 : options.SchedulingInterval, time, stopping);
             }
             catch (OperationCanceledException)
             {
@@ -65,18 +76,21 @@ public sealed partial class ControlPlane
     public async Task<int> SchedulePassAsync(CancellationToken cancellationToken)
     {
         await passGate.WaitAsync(cancellationToken);
+        var started = time.GetTimestamp();
         try
         {
             return await PassAsync();
         }
         finally
         {
+            PassTime += time.GetElapsedTime(started);
             passGate.Release();
         }
     }
 
     private async Task<int> PassAsync()
     {
+        var planning = time.GetTimestamp();
         var current = CurrentModel();
         var jobs = active.Values.ToList();
         var now = Now;
@@ -84,7 +98,7 @@ public sealed partial class ControlPlane
         Passes++;
         if (current == null)
         {
-            explain = jobs.Where(j => j.State == JobState.Waiting).ToDictionary(j => j.Id, j => new ExplainRecord(j.Id, null, "no node has registered yet"));
+            explain = [];
             return 0;
         }
 
@@ -140,8 +154,11 @@ public sealed partial class ControlPlane
             Queues = options.Queues,
             Running = running,
             Pending = pending,
+            MaxPlannedJobs = options.PlanningDepth,
         });
         explain = plan.Explain.ToDictionary(e => e.JobId);
+        lastPlanTime = time.GetElapsedTime(planning);
+        PlanTime += lastPlanTime;
 
         foreach (var id in plan.Preempt)
         {

@@ -43,6 +43,7 @@ public sealed partial class ControlPlane : IDisposable
     private (int Version, ClusterModel Model, RequestCompiler Compiler)? model;
     private int nodeVersion;
     private long signalSerial;
+    private long syncs;
 
     public ControlPlane(IHeorotStore store, ServerOptions options, TimeProvider time, ILogger logger)
     {
@@ -158,19 +159,20 @@ public sealed partial class ControlPlane : IDisposable
         var now = Now;
         var count = submission.Array ?? 1;
         var jobs = new List<NewJob>(count);
+        var attributes = new List<JobAttributes>(count);
         for (var i = 0; i < count; i++)
         {
-            var attributes = new JobAttributes
+            attributes.Add(new JobAttributes
             {
                 Idempotent = submission.Idempotent || request.Types.Contains("idempotent"),
                 Environment = submission.Environment ?? new Dictionary<string, string>(),
                 ArrayIndex = submission.Array == null ? null : i,
-            };
+            });
             jobs.Add(new NewJob(caller.User, submission.Project ?? caller.User, queue, canonical.ToString(), submission.Script, nameof(JobState.Waiting), now)
             {
                 Name = name,
                 WorkingDirectory = submission.WorkingDirectory,
-                AttributesJson = JsonSerializer.Serialize(attributes, WireJson.Options),
+                AttributesJson = JsonSerializer.Serialize(attributes[i], WireJson.Options),
                 WalltimeSeconds = (long)(canonical.Alternatives[0].Walltime ?? options.DefaultWalltime).TotalSeconds,
                 Event = new NewEvent(now, caller.User, "job.submitted", string.Empty, $"submitted to {queue}", "{}"),
             });
@@ -180,7 +182,7 @@ public sealed partial class ControlPlane : IDisposable
         for (var i = 0; i < ids.Count; i++)
         {
             var record = new JobRecord(ids[i], jobs[i].User, jobs[i].Project, queue, jobs[i].Request, jobs[i].Script, jobs[i].State, now, now, jobs[i].Name, jobs[i].WalltimeSeconds, jobs[i].WorkingDirectory, jobs[i].AttributesJson);
-            active[ids[i]] = JobEntry.From(record);
+            active[ids[i]] = new JobEntry(record, JobState.Waiting, 0, null, canonical, attributes[i]);
         }
 
         NotifyEvents();
@@ -390,7 +392,10 @@ public sealed partial class ControlPlane : IDisposable
         }
         else if (job.State == JobState.Waiting)
         {
-            why = new ExplainView(Passes == 0 ? "waiting for the first scheduling pass" : "submitted after the last scheduling pass", null, null);
+            why = new ExplainView(
+                model == null && Passes > 0 ? "no node has registered yet" : Passes == 0 ? "waiting for the first scheduling pass" : "submitted after the last scheduling pass",
+                null,
+                null);
         }
         else if (job.State == JobState.Hold)
         {

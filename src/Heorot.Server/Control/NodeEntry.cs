@@ -51,6 +51,12 @@ public sealed class NodeEntry(string name)
 
     public object Gate { get; } = new();
 
+    /// <summary>Held while the node's desired state is computed and numbered, so numbers follow computation order.</summary>
+    public object DesiredGate { get; } = new();
+
+    /// <summary>Starts from the server's start time (in µs), so that answers after a server restart still count as newer.</summary>
+    public long Generation { get; set; } = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+
     public NodeState State { get; set; } = NodeState.Alive;
 
     public NodeDescription Description { get; set; } = new();
