@@ -33,6 +33,12 @@ public sealed record SubmitRequest
 
     /// <summary>Submit on behalf of this user (operators only, as root with sbatch --uid).</summary>
     public string? User { get; init; }
+
+    /// <summary>
+    /// An advance reservation (OAR's <c>-r</c>): the job starts at this time on resources set aside now, or the
+    /// submission is refused. Its walltime is the reservation's length.
+    /// </summary>
+    public DateTimeOffset? ReservationStart { get; init; }
 }
 
 public sealed record SubmitResponse(IReadOnlyList<long> Ids);
@@ -73,6 +79,9 @@ public sealed record JobView
 
     /// <summary>For a waiting job: why it does not run and when it is planned to (from the last scheduling pass).</summary>
     public ExplainView? Explain { get; init; }
+
+    /// <summary>For an advance reservation: when it starts (its nodes are in <see cref="Nodes"/>).</summary>
+    public DateTimeOffset? ReservationStart { get; init; }
 }
 
 public sealed record ExplainView(string Reason, DateTimeOffset? PlannedStart, IReadOnlyList<string>? PlannedNodes);

@@ -23,7 +23,7 @@ internal static class UserCommands
     public static IEnumerable<Command> Create() =>
     [
         Sub(), Stat(), JobVerb("del", "Cancel jobs (yours; operators: any).", "cancel"), JobVerb("hold", "Hold waiting jobs.", "hold"),
-        JobVerb("resume", "Release held jobs.", "release"), Signal(), Logs(), Nodes(), Node(), Events(), Queues(), Login(), WhoAmI(),
+        JobVerb("resume", "Release held jobs.", "release"), Signal(), Resv(), Logs(), Nodes(), Node(), Events(), Queues(), Login(), WhoAmI(),
     ];
 
     public static void AddGlobalOptions(RootCommand root)
@@ -40,9 +40,10 @@ internal static class UserCommands
         var idempotent = new Option<bool>("--idempotent") { Description = "Requeue the job if a node is lost under it." };
         var onBehalf = new Option<string?>("--as") { Description = "Submit for another user (operators)." };
         var workdir = new Option<string?>("--workdir") { Description = "Working directory on the node (default: the user's home)." };
+        var reservation = new Option<string?>("-r", "--reservation") { Description = "Advance reservation: start at this time ('YYYY-MM-DD HH:MM:SS' local, ISO 8601, or +SECONDS), on resources set aside now, or be refused." };
         var command = new Command("sub", "Submit a job: heorot sub -l /nodes=2,walltime=0:10:00 -- COMMAND ARGS, or --script FILE.")
         {
-            from, script, array, idempotent, onBehalf, workdir,
+            from, script, array, idempotent, onBehalf, workdir, reservation,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction((parse, ct) => Guard(async () =>
@@ -67,9 +68,21 @@ internal static class UserCommands
                 return Terminal.Fail("nothing to run: give a command after --, or --script FILE");
             }
 
+            DateTimeOffset? reservationStart = null;
+            if (parse.GetValue(reservation) is { } when)
+            {
+                if (ParseTime(when) is not { } parsed)
+                {
+                    return Terminal.Fail($"-r {when}: expected 'YYYY-MM-DD HH:MM:SS', an ISO 8601 time or +SECONDS");
+                }
+
+                reservationStart = parsed;
+            }
+
             using var client = new HeorotClient(parse.GetValue(ServerOption));
             var response = await client.PostAsync<SubmitResponse>("v1/jobs", new SubmitRequest
             {
+                ReservationStart = reservationStart,
                 Args = parse.UnmatchedTokens.ToList(),
                 From = parse.GetValue(from),
                 Script = text,
@@ -90,6 +103,42 @@ internal static class UserCommands
                 }
             }
 
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>A reservation time: +SECONDS from now, or a date (local time unless it says otherwise).</summary>
+    internal static DateTimeOffset? ParseTime(string text)
+    {
+        if (text.StartsWith('+') && long.TryParse(text[1..], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
+        {
+            return DateTimeOffset.UtcNow.AddSeconds(seconds);
+        }
+
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeLocal, out var time) ? time : null;
+    }
+
+    private static Command Resv()
+    {
+        var command = new Command("resv", "List advance reservations (jobs submitted with -r) that have not started.");
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            using var client = new HeorotClient(parse.GetValue(ServerOption));
+            var jobs = (await client.GetAsync<JobListResponse>("v1/jobs?limit=100000", ct)).Jobs.Where(j => j.ReservationStart != null && j.State == "Waiting").ToList();
+            if (parse.GetValue(JsonOption))
+            {
+                Terminal.Out.WriteLine(JsonSerializer.Serialize(jobs, WireJson.Options));
+                return 0;
+            }
+
+            var table = NewTable("ID", "USER", "NAME", "START", "WALLTIME", "NODES");
+            foreach (var j in jobs)
+            {
+                table.AddRow(j.Id.ToString(CultureInfo.InvariantCulture), Markup.Escape(j.User), Markup.Escape(j.Name ?? "-"), j.ReservationStart!.Value.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), Duration(j.WalltimeSeconds), Markup.Escape(string.Join(",", j.Nodes)));
+            }
+
+            Terminal.Rich.Write(table);
             return 0;
         }));
         return command;

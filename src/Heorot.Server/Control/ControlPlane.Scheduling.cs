@@ -29,7 +29,7 @@ public sealed partial class ControlPlane
             var wanted = Volatile.Read(ref scheduleWanted).Task;
             try
             {
-                await wanted.WaitAsync(TimeSpan.FromSeconds(5), time, stopping);
+                await wanted.WaitAsync(UntilNextReservation(TimeSpan.FromSeconds(5)), time, stopping);
             }
             catch (TimeoutException)
             {
@@ -104,58 +104,23 @@ public sealed partial class ControlPlane
 
         var (version, clusterModel, compiler) = current.Value;
         var names = clusterModel.Nodes;
-        var available = new bool[names.Count];
-        for (var i = 0; i < names.Count; i++)
+        var launches = new List<Task<JobEntry?>>();
+
+        // Advance reservations whose time has come start on the resources set aside for them.
+        foreach (var due in jobs.Where(j => j.State == JobState.Waiting && j.IsReservation && j.Attributes.ReservationStart <= now))
         {
-            available[i] = nodes.TryGetValue(names[i].Name, out var node) && NodeLifecycle.Schedulable(node.State);
+            var runtime = due.Runtime! with { LaunchTime = now };
+            launches.Add(TransitionAsync(due, JobTrigger.Launch, "scheduler", $"reservation started on {string.Join(",", runtime.Nodes)}", j => j with { Runtime = runtime }));
         }
 
-        var running = new List<RunningJob>();
-        foreach (var job in jobs.Where(j => j.HoldsNodes))
+        var snapshot = Snapshot(version, clusterModel, compiler, jobs, now);
+        if (snapshot.Pending.Count == 0)
         {
-            var runtime = job.Runtime!;
-            var indexes = runtime.Nodes.Select(clusterModel.NodeIndexOf).ToArray();
-            if (indexes.Any(i => i < 0))
-            {
-                continue;
-            }
-
-            var start = (runtime.StartTime ?? runtime.LaunchTime).ToUnixTimeSeconds();
-            var end = job.State == JobState.Finishing ? nowSeconds + 1 : Math.Max(nowSeconds + 1, start + runtime.Walltime);
-            running.Add(new RunningJob(job.Id, job.User, Math.Min(start, nowSeconds), end, new NodeAlloc(indexes, runtime.Cores, runtime.Memory, runtime.Gpus))
-            {
-                Project = job.Record.Project,
-                BestEffort = job.BestEffort,
-            });
+            explain = [];
+            return (await Task.WhenAll(launches)).Count(j => j != null);
         }
 
-        var previous = explain;
-        var pending = new List<PendingJob>();
-        foreach (var job in jobs.Where(j => j.State == JobState.Waiting).OrderBy(j => j.Id))
-        {
-            pending.Add(new PendingJob(job.Id, job.User, job.Record.Queue, job.Record.SubmitTime.ToUnixTimeSeconds(), Compile(job, version, compiler))
-            {
-                Project = job.Record.Project,
-                BestEffort = job.BestEffort,
-                After = job.Request.After.Where(active.ContainsKey).ToList(),
-                Previous = previous.TryGetValue(job.Id, out var record) && record.Planned is { } slot && slot.Start >= nowSeconds ? slot : null,
-            });
-        }
-
-        if (pending.Count == 0)
-        {
-            explain = new Dictionary<long, ExplainRecord>();
-            return 0;
-        }
-
-        var plan = ClusterScheduler.Plan(new SchedulingSnapshot(nowSeconds, compiler.Shape)
-        {
-            NodeAvailable = available,
-            Queues = options.Queues,
-            Running = running,
-            Pending = pending,
-            MaxPlannedJobs = options.PlanningDepth,
-        });
+        var plan = ClusterScheduler.Plan(snapshot);
         explain = plan.Explain.ToDictionary(e => e.JobId);
         lastPlanTime = time.GetElapsedTime(planning);
         PlanTime += lastPlanTime;
@@ -168,7 +133,6 @@ public sealed partial class ControlPlane
             }
         }
 
-        var launches = new List<Task<JobEntry?>>();
         foreach (var start in plan.Starts)
         {
             if (!active.TryGetValue(start.JobId, out var job) || job.State != JobState.Waiting)
@@ -176,7 +140,7 @@ public sealed partial class ControlPlane
                 continue;
             }
 
-            var walltime = pending.First(p => p.Id == job.Id).Alternatives[start.Alternative].Walltime;
+            var walltime = snapshot.Pending.First(p => p.Id == job.Id).Alternatives[start.Alternative].Walltime;
             var runtime = new JobRuntime
             {
                 Nodes = start.Alloc.Nodes.Select(i => names[i].Name).ToList(),
@@ -200,6 +164,73 @@ public sealed partial class ControlPlane
         }
 
         return launched.Count(j => j != null);
+    }
+
+    /// <summary>How long until the next advance reservation starts, at most <paramref name="limit"/>.</summary>
+    private TimeSpan UntilNextReservation(TimeSpan limit)
+    {
+        var now = Now;
+        var next = active.Values.Where(j => j.State == JobState.Waiting && j.IsReservation).Select(j => j.Attributes.ReservationStart!.Value - now).DefaultIfEmpty(limit).Min();
+        return next < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10) : next > limit ? limit : next;
+    }
+
+    /// <summary>What a pass reads: available nodes, work holding resources, accepted reservations, waiting jobs.</summary>
+    private SchedulingSnapshot Snapshot(int version, ClusterModel clusterModel, RequestCompiler compiler, List<JobEntry> jobs, DateTimeOffset now)
+    {
+        var nowSeconds = now.ToUnixTimeSeconds();
+        var names = clusterModel.Nodes;
+        var available = new bool[names.Count];
+        for (var i = 0; i < names.Count; i++)
+        {
+            available[i] = nodes.TryGetValue(names[i].Name, out var node) && NodeLifecycle.Schedulable(node.State);
+        }
+
+        NodeAlloc? AllocOf(JobRuntime runtime)
+        {
+            var indexes = runtime.Nodes.Select(clusterModel.NodeIndexOf).ToArray();
+            return indexes.Any(i => i < 0) ? null : new NodeAlloc(indexes, runtime.Cores, runtime.Memory, runtime.Gpus);
+        }
+
+        var running = new List<RunningJob>();
+        var reservations = new List<AdvanceReservation>();
+        foreach (var job in jobs)
+        {
+            if (job.HoldsNodes && AllocOf(job.Runtime!) is { } alloc)
+            {
+                var runtime = job.Runtime!;
+                var start = (runtime.StartTime ?? runtime.LaunchTime).ToUnixTimeSeconds();
+                var end = job.State == JobState.Finishing ? nowSeconds + 1 : Math.Max(nowSeconds + 1, start + runtime.Walltime);
+                running.Add(new RunningJob(job.Id, job.User, Math.Min(start, nowSeconds), end, alloc) { Project = job.Record.Project, BestEffort = job.BestEffort });
+            }
+            else if (job.State == JobState.Waiting && job.IsReservation && job.Runtime != null && AllocOf(job.Runtime) is { } reserved)
+            {
+                var start = job.Attributes.ReservationStart!.Value.ToUnixTimeSeconds();
+                reservations.Add(new AdvanceReservation(job.Id, job.User, start, start + job.Runtime.Walltime, reserved));
+            }
+        }
+
+        var previous = explain;
+        var pending = new List<PendingJob>();
+        foreach (var job in jobs.Where(j => j.State == JobState.Waiting && !j.IsReservation).OrderBy(j => j.Id))
+        {
+            pending.Add(new PendingJob(job.Id, job.User, job.Record.Queue, job.Record.SubmitTime.ToUnixTimeSeconds(), Compile(job, version, compiler))
+            {
+                Project = job.Record.Project,
+                BestEffort = job.BestEffort,
+                After = job.Request.After.Where(active.ContainsKey).ToList(),
+                Previous = previous.TryGetValue(job.Id, out var record) && record.Planned is { } slot && slot.Start >= nowSeconds ? slot : null,
+            });
+        }
+
+        return new SchedulingSnapshot(nowSeconds, compiler.Shape)
+        {
+            NodeAvailable = available,
+            Queues = options.Queues,
+            Running = running,
+            Reservations = reservations,
+            Pending = pending,
+            MaxPlannedJobs = options.PlanningDepth,
+        };
     }
 
     private IReadOnlyList<JobAlternative> Compile(JobEntry job, int version, RequestCompiler compiler)

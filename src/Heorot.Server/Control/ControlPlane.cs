@@ -155,6 +155,16 @@ public sealed partial class ControlPlane : IDisposable
 
         var name = submission.Name ?? request.Name;
         var canonical = new JobRequest(request.Alternatives, queue, name, request.Types, request.After);
+        if (submission.ReservationStart is { } reservationStart)
+        {
+            if (submission.Array != null)
+            {
+                throw ApiException.BadInput("array", "an advance reservation is one job: drop --array");
+            }
+
+            return [await ReserveAsync(caller, submission, canonical, reservationStart, cancellationToken)];
+        }
+
         CheckFits(canonical);
         var now = Now;
         var count = submission.Array ?? 1;
@@ -188,6 +198,66 @@ public sealed partial class ControlPlane : IDisposable
         NotifyEvents();
         WantSchedule();
         return ids;
+    }
+
+    /// <summary>
+    /// An advance reservation: under the pass gate (so two reservations never take the same resources), the
+    /// pure scheduler finds resources free over the whole window around running work and accepted reservations;
+    /// the job is stored Waiting with them set aside, and the scheduling loop starts it at its start time.
+    /// </summary>
+    private async Task<long> ReserveAsync(Caller caller, SubmitRequest submission, JobRequest request, DateTimeOffset start, CancellationToken cancellationToken)
+    {
+        var current = CurrentModel() ?? throw new ApiException(409, "reservation_refused", "no node has registered yet: nothing to reserve");
+        var (version, clusterModel, compiler) = current;
+        var alternative = compiler.Compile(request, options.DefaultWalltime)[0];
+        await passGate.WaitAsync(cancellationToken);
+        try
+        {
+            var now = Now;
+            var snapshot = Snapshot(version, clusterModel, compiler, active.Values.ToList(), now) with { Pending = [] };
+            var begin = start.ToUnixTimeSeconds();
+            var (alloc, refusal) = ClusterScheduler.Reserve(snapshot, alternative.Demand, begin, begin + alternative.Walltime);
+            if (alloc == null)
+            {
+                throw new ApiException(409, "reservation_refused", $"reservation refused: {refusal}", "reservationStart");
+            }
+
+            var attributes = new JobAttributes
+            {
+                Idempotent = submission.Idempotent,
+                Environment = submission.Environment ?? new Dictionary<string, string>(),
+                ReservationStart = start,
+            };
+            var runtime = new JobRuntime
+            {
+                Nodes = alloc.Nodes.Select(i => clusterModel.Nodes[i].Name).ToList(),
+                Cores = alloc.Cores,
+                Memory = alloc.Memory,
+                Gpus = alloc.Gpus,
+                Walltime = alternative.Walltime,
+                LaunchTime = start,
+            };
+            var job = new NewJob(caller.User, submission.Project ?? caller.User, request.Queue ?? options.Queues[0].Name, request.ToString(), submission.Script, nameof(JobState.Waiting), now)
+            {
+                Name = request.Name,
+                WorkingDirectory = submission.WorkingDirectory,
+                AttributesJson = JsonSerializer.Serialize(attributes, WireJson.Options),
+                WalltimeSeconds = alternative.Walltime,
+                Event = new NewEvent(now, caller.User, "job.reserved", string.Empty, $"reserved from {start:u} on {string.Join(",", runtime.Nodes)}", "{}"),
+            };
+            var id = await store.SubmitAsync(job, cancellationToken);
+            var runtimeJson = JsonSerializer.Serialize(runtime, WireJson.Options);
+            await store.TryUpdateJobAsync(new JobUpdate(id, nameof(JobState.Waiting), nameof(JobState.Waiting), now) { RuntimeJson = runtimeJson }, cancellationToken);
+            var record = new JobRecord(id, job.User, job.Project, job.Queue, job.Request, job.Script, job.State, now, now, job.Name, job.WalltimeSeconds, job.WorkingDirectory, job.AttributesJson) { RuntimeJson = runtimeJson };
+            active[id] = new JobEntry(record, JobState.Waiting, 0, runtime, request, attributes);
+            NotifyEvents();
+            WantSchedule();
+            return id;
+        }
+        finally
+        {
+            passGate.Release();
+        }
     }
 
     private static JobRequest ParseRequest(SubmitRequest submission)
@@ -382,7 +452,11 @@ public sealed partial class ControlPlane : IDisposable
     public JobView View(JobEntry job)
     {
         ExplainView? why = null;
-        if (job.State == JobState.Waiting && explain.TryGetValue(job.Id, out var record))
+        if (job.State == JobState.Waiting && job.IsReservation)
+        {
+            why = new ExplainView($"advance reservation: starts at {job.Attributes.ReservationStart:u}", job.Attributes.ReservationStart, job.Runtime?.Nodes);
+        }
+        else if (job.State == JobState.Waiting && explain.TryGetValue(job.Id, out var record))
         {
             var names = model?.Model.Nodes;
             why = new ExplainView(
@@ -420,6 +494,7 @@ public sealed partial class ControlPlane : IDisposable
             ExitCode = job.Runtime?.ExitCode,
             Reason = job.Runtime?.Reason,
             Explain = why,
+            ReservationStart = job.Attributes.ReservationStart,
         };
     }
 

@@ -43,6 +43,9 @@ public sealed record JobAttributes
     public long? ArrayId { get; init; }
 
     public int? ArrayIndex { get; init; }
+
+    /// <summary>An advance reservation's start: the job waits with its resources set aside until then.</summary>
+    public DateTimeOffset? ReservationStart { get; init; }
 }
 
 /// <summary>An unfinished job as the control plane holds it in memory: the stored record, parsed once.</summary>
@@ -53,6 +56,9 @@ public sealed record JobEntry(JobRecord Record, JobState State, int Attempt, Job
     public string User => Record.User;
 
     public bool BestEffort => Request.Types.Contains("besteffort");
+
+    /// <summary>A waiting advance reservation: its runtime holds the resources set aside.</summary>
+    public bool IsReservation => Attributes.ReservationStart != null;
 
     public static JobEntry From(JobRecord record) => new(
         record,
