@@ -39,6 +39,9 @@ public sealed record ServerOptions
     /// <summary>Further silence after which a Suspected node is Down and its jobs are requeued or fail.</summary>
     public TimeSpan DownAfter { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Further silence after which a Down node is Dead: only an operator brings it back (heorot node resume).</summary>
+    public TimeSpan DeadAfter { get; init; } = TimeSpan.FromMinutes(30);
+
     /// <summary>Seconds between SIGTERM and SIGKILL when a job is cancelled or over its walltime.</summary>
     public int GraceSeconds { get; init; } = 10;
 

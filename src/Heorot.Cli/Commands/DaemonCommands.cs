@@ -23,13 +23,14 @@ internal static class DaemonCommands
         var heartbeat = new Option<double>("--heartbeat") { Description = "Seconds between idle agent check-ins.", DefaultValueFactory = _ => 10 };
         var suspect = new Option<double>("--suspect-after") { Description = "Seconds of silence before a node is Suspected.", DefaultValueFactory = _ => 30 };
         var down = new Option<double>("--down-after") { Description = "Further seconds before a Suspected node is Down and its jobs requeued or failed.", DefaultValueFactory = _ => 60 };
+        var dead = new Option<double>("--dead-after") { Description = "Further seconds before a Down node is Dead (only an operator revives it).", DefaultValueFactory = _ => 1800 };
         var grace = new Option<int>("--grace") { Description = "Seconds between SIGTERM and SIGKILL (cancel, walltime).", DefaultValueFactory = _ => 10 };
         var prolog = new Option<string?>("--prolog") { Description = "Server-side prolog script." };
         var epilog = new Option<string?>("--epilog") { Description = "Server-side epilog script." };
         var interval = new Option<double>("--scheduling-interval") { Description = "Minimum seconds between scheduling passes.", DefaultValueFactory = _ => 0.05 };
         var command = new Command("server", "Run the Heorot server: REST API, scheduler, journal.")
         {
-            data, listen, postgres, operators, queues, heartbeat, suspect, down, grace, prolog, epilog, interval,
+            data, listen, postgres, operators, queues, heartbeat, suspect, down, dead, grace, prolog, epilog, interval,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -48,6 +49,11 @@ internal static class DaemonCommands
                 queueSpecs.Add(new QueueSpec(parts[0], parts.Length > 1 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : 0, kind));
             }
 
+            if (parse.GetValue(suspect) <= parse.GetValue(heartbeat) || parse.GetValue(heartbeat) <= 0)
+            {
+                return Terminal.Fail($"--suspect-after ({parse.GetValue(suspect)} s) must be longer than --heartbeat ({parse.GetValue(heartbeat)} s), which must be positive");
+            }
+
             var options = new ServerOptions
             {
                 DataDirectory = parse.GetValue(data) ?? ClientConfig.DefaultDataDirectory(),
@@ -58,6 +64,7 @@ internal static class DaemonCommands
                 Heartbeat = TimeSpan.FromSeconds(parse.GetValue(heartbeat)),
                 SuspectAfter = TimeSpan.FromSeconds(parse.GetValue(suspect)),
                 DownAfter = TimeSpan.FromSeconds(parse.GetValue(down)),
+                DeadAfter = TimeSpan.FromSeconds(parse.GetValue(dead)),
                 GraceSeconds = parse.GetValue(grace),
                 Prolog = parse.GetValue(prolog),
                 Epilog = parse.GetValue(epilog),

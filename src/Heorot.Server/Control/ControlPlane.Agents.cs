@@ -63,7 +63,8 @@ public sealed partial class ControlPlane
             {
                 try
                 {
-                    await changed.WaitAsync(TimeSpan.FromMilliseconds(Math.Min(sync.WaitMilliseconds, 60_000)), time, cancellationToken);
+                    // Never longer than a heartbeat: a node is seen alive when its poll comes back.
+                    await changed.WaitAsync(TimeSpan.FromMilliseconds(Math.Min(sync.WaitMilliseconds, options.Heartbeat.TotalMilliseconds)), time, cancellationToken);
                 }
                 catch (TimeoutException)
                 {
@@ -436,6 +437,10 @@ public sealed partial class ControlPlane
             {
                 await FireNodeAsync(node, NodeTrigger.Timeout, "server", $"no heartbeat for {silence.TotalSeconds:0} s", CancellationToken.None);
                 await LoseJobsAsync(node);
+            }
+            else if (state == NodeState.Down && silence > options.SuspectAfter + options.DownAfter + options.DeadAfter)
+            {
+                await FireNodeAsync(node, NodeTrigger.Timeout, "server", $"no heartbeat for {silence.TotalSeconds:0} s: an operator must revive it", CancellationToken.None);
             }
         }
     }

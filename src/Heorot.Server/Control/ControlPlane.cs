@@ -605,7 +605,8 @@ public sealed partial class ControlPlane : IDisposable
             description = node.Description with
             {
                 Reason = trigger is NodeTrigger.CheckPassed or NodeTrigger.Resume or NodeTrigger.HeartbeatBack ? null : reason,
-                SuspectedByHeartbeat = trigger == NodeTrigger.HeartbeatLost || (node.Description.SuspectedByHeartbeat && trigger == NodeTrigger.Timeout),
+                // A revived node heals like a silent one: when its agent next answers.
+                SuspectedByHeartbeat = trigger is NodeTrigger.HeartbeatLost or NodeTrigger.Revive || (node.Description.SuspectedByHeartbeat && trigger == NodeTrigger.Timeout),
             };
         }
 

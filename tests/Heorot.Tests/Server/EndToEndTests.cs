@@ -102,9 +102,9 @@ public sealed class EndToEndTests
     }
 
     [Fact]
-    public async Task AgentKilled_NodeSuspectedThenDown_IdempotentJobRequeuedAndRunsElsewhere()
+    public async Task AgentKilled_NodeSuspectedThenDown_IdempotentJobRequeuedAndRunsElsewhere_ThenDeadUntilRevived()
     {
-        await using var cluster = await TestCluster.StartAsync();
+        await using var cluster = await TestCluster.StartAsync(configure: o => o with { DeadAfter = TimeSpan.FromSeconds(2) });
         var ids = await cluster.SubmitAsync(TestCluster.Alice, new SubmitRequest
         {
             Args = ["-l", "/nodes=1,walltime=0:01:00", "-p", "index = 1 or index = 3"],
@@ -126,6 +126,18 @@ public sealed class EndToEndTests
         var events = await client.GetFromJsonAsync<List<EventView>>("v1/events?since=0&limit=10000", WireJson.Options, TestContext.Current.CancellationToken);
         Assert.Contains(events!, e => e.Subject == $"node/{node}" && e.Kind == "node.down");
         Assert.Contains(events!, e => e.Subject == $"job/{ids[0]}" && e.Kind == "job.waiting" && e.Reason.Contains("idempotent", StringComparison.Ordinal));
+
+        // Silent for longer still: Dead. Its agent coming back does not revive it; an operator does.
+        await TestCluster.WaitAsync(async () => (await client.GetFromJsonAsync<NodeView>($"v1/nodes/{node}", WireJson.Options))!.State == "Dead", Long, $"{node} to be Dead");
+        cluster.StartAgent(node);
+        await Task.Delay(2000, TestContext.Current.CancellationToken);
+        Assert.Equal("Dead", (await client.GetFromJsonAsync<NodeView>($"v1/nodes/{node}", WireJson.Options, TestContext.Current.CancellationToken))!.State);
+        using (var revive = await client.PostAsJsonAsync($"v1/nodes/{node}/actions", new NodeActionRequest { Action = "resume" }, WireJson.Options, TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, revive.StatusCode);
+        }
+
+        await TestCluster.WaitAsync(async () => (await client.GetFromJsonAsync<NodeView>($"v1/nodes/{node}", WireJson.Options))!.State == "Alive", Long, $"{node} to be Alive again");
     }
 
     [Fact]

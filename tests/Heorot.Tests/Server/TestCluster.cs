@@ -115,8 +115,19 @@ public sealed class TestCluster : IAsyncDisposable
         }
 
         var process = Process.Start(start)!;
+        var logFile = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "heorot-e2e-logs", System.IO.Path.GetFileName(Directory) + "-" + name + ".log");
+        System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(logFile)!);
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data != null)
+            {
+                lock (agents)
+                {
+                    File.AppendAllText(logFile, e.Data + "\n");
+                }
+            }
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         agents.Add(process);
@@ -147,8 +158,20 @@ public sealed class TestCluster : IAsyncDisposable
     {
         JobView? view = null;
         var wanted = states.ToList();
-        await WaitAsync(async () => wanted.Contains((view = await JobAsync(id)).State), timeout, $"job {id} to be {string.Join(" or ", states)} (last: {view?.State} {view?.Reason})");
-        return view!;
+        var watch = Stopwatch.StartNew();
+        while (!wanted.Contains((view = await JobAsync(id)).State))
+        {
+            if (watch.Elapsed > timeout)
+            {
+                using var client = Client(Operator);
+                var nodeStates = (await client.GetFromJsonAsync<List<NodeView>>("v1/nodes", WireJson.Options))!.Select(n => $"{n.Name}:{n.State}");
+                Assert.Fail($"gave up after {timeout.TotalSeconds} s waiting for job {id} to be {string.Join(" or ", states)}: it is {view.State} ({view.Reason}; {view.Explain?.Reason}) on {string.Join(",", view.Nodes)}, attempt {view.Attempt}; nodes {string.Join(" ", nodeStates)}");
+            }
+
+            await Task.Delay(50);
+        }
+
+        return view;
     }
 
     public async Task<string> LogsAsync(long id, string user = Operator)
