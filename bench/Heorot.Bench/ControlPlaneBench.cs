@@ -151,6 +151,16 @@ internal static class ControlPlaneBench
         public static async Task<Cluster> StartAsync(string? postgres, int agentCount)
         {
             var directory = Path.Combine(Path.GetTempPath(), "heorot-bench-" + Guid.NewGuid().ToString("N")[..8]);
+            if (postgres != null)
+            {
+                // Every phase starts from an empty database, as SQLite does in its fresh directory.
+                await using var connection = new Npgsql.NpgsqlConnection(postgres);
+                await connection.OpenAsync();
+                await using var command = connection.CreateCommand();
+                command.CommandText = "DROP TABLE IF EXISTS api_tokens, users, events, nodes, jobs, schema_version CASCADE";
+                await command.ExecuteNonQueryAsync();
+            }
+
             var server = await HeorotServer.StartAsync(new ServerOptions
             {
                 DataDirectory = Path.Combine(directory, "data"),
@@ -160,7 +170,11 @@ internal static class ControlPlaneBench
                 SchedulingInterval = TimeSpan.FromMilliseconds(10),
                 Operators = new HashSet<string>(["bench"]),
             });
-            await server.Store.AddUserAsync(new UserRecord("bench", DateTimeOffset.UtcNow));
+            if (await server.Store.GetUserAsync("bench") == null)
+            {
+                await server.Store.AddUserAsync(new UserRecord("bench", DateTimeOffset.UtcNow));
+            }
+
             var token = "bench-" + Guid.NewGuid().ToString("N");
             await server.Store.AddTokenAsync(new ApiTokenRecord(ApiTokens.Hash(token), "bench", "bench", DateTimeOffset.UtcNow));
             var cluster = new Cluster { Server = server, Directory = directory, Token = token };

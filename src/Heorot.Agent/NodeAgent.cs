@@ -433,6 +433,7 @@ public sealed class NodeAgent : IDisposable
             if (JobLauncher.ExitStatus(paths) is { } code)
             {
                 Save(key, record with { Phase = AgentPhase.Exited, ExitCode = code, EndTime = DateTimeOffset.UtcNow });
+
                 continue;
             }
 

@@ -166,9 +166,10 @@ public sealed partial class ControlPlane
             case JobState.Launching when status.Phase == AgentPhase.Failed:
                 await TransitionAsync(job, JobTrigger.Fail, $"agent/{node.Name}", $"cannot start on {node.Name}: {status.Reason}", j => j with { Runtime = j.Runtime! with { Reason = status.Reason, EndTime = Now } });
                 break;
-            case JobState.Launching when head && status.Phase is AgentPhase.Running or AgentPhase.Exited:
+            case JobState.Launching when head && status.Phase is AgentPhase.Running or AgentPhase.Exited or AgentPhase.Cleaning or AgentPhase.Cleaned && status.StartTime != null:
+                // A short job may have run, ended and been cleaned up before the server heard it start.
                 var started = await TransitionAsync(job, JobTrigger.Started, $"agent/{node.Name}", "running", j => j with { Runtime = j.Runtime! with { StartTime = status.StartTime ?? Now } });
-                if (started != null && status.Phase == AgentPhase.Exited)
+                if (started != null && status.Phase != AgentPhase.Running)
                 {
                     await EndAsync(started, node, status);
                 }
