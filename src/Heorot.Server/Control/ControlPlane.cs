@@ -214,7 +214,12 @@ public sealed partial class ControlPlane : IDisposable
         try
         {
             var now = Now;
-            var snapshot = Snapshot(version, clusterModel, compiler, active.Values.ToList(), now) with { Pending = [] };
+            // Health is a matter of now, a reservation of later: only drained and dead nodes are left out.
+            var snapshot = Snapshot(version, clusterModel, compiler, active.Values.ToList(), now) with
+            {
+                Pending = [],
+                NodeAvailable = clusterModel.Nodes.Select(n => !nodes.TryGetValue(n.Name, out var entry) || entry.State is not (NodeState.Drained or NodeState.Dead)).ToArray(),
+            };
             var begin = start.ToUnixTimeSeconds();
             var (alloc, refusal) = ClusterScheduler.Reserve(snapshot, alternative.Demand, begin, begin + alternative.Walltime);
             if (alloc == null)

@@ -51,7 +51,7 @@ public sealed class TestCluster : IAsyncDisposable
             DataDirectory = System.IO.Path.Combine(directory, "data"),
             Urls = ["http://127.0.0.1:0"],
             Heartbeat = TimeSpan.FromMilliseconds(500),
-            SuspectAfter = TimeSpan.FromSeconds(2),
+            SuspectAfter = TimeSpan.FromSeconds(3),
             DownAfter = TimeSpan.FromSeconds(2),
             GraceSeconds = 1,
             SchedulingInterval = TimeSpan.FromMilliseconds(20),
