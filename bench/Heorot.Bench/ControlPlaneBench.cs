@@ -88,7 +88,13 @@ internal static class ControlPlaneBench
             }
 
             var total = watch.Elapsed.TotalSeconds;
-            var terminated = (await client.GetFromJsonAsync<JobListResponse>($"v1/jobs?state=Terminated&limit=100000", WireJson.Options))!.Jobs.Count(j => j.ExitCode == 0);
+            var ended = (await client.GetFromJsonAsync<JobListResponse>($"v1/jobs?state=Terminated,Error,Cancelled&limit=100000", WireJson.Options))!.Jobs;
+            var terminated = ended.Count(j => j.ExitCode == 0);
+            foreach (var odd in ended.Where(j => j.ExitCode != 0))
+            {
+                Console.WriteLine($"  job {odd.Id}: {odd.State}, exit {odd.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}, {odd.Reason}");
+            }
+
             Console.WriteLine($"  ({bench.Server.Control.Syncs} agent syncs, {bench.Server.Control.Passes} scheduling passes taking {bench.Server.Control.PassTime.TotalSeconds:0.00} s in all, {bench.Server.Control.PlanTime.TotalSeconds:0.00} s of it planning)");
             Console.WriteLine($"end to end: {n} trivial jobs (8 concurrent submitters) submitted in {submittedIn:0.0} s, all finished after {total:0.0} s = {n / total:0.0} jobs/s; {terminated} ended with exit 0");
         }

@@ -28,6 +28,7 @@ public sealed class NodeAgent : IDisposable
     private readonly Lock recordGate = new();
     private readonly Lock applyGate = new();
     private long appliedGeneration;
+    private long serial;
     private readonly Lazy<int> detectedGpus = new(AgentOptions.DetectGpus);
     private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int heartbeatMs = 10_000;
@@ -186,6 +187,7 @@ public sealed class NodeAgent : IDisposable
             Properties = options.Properties,
             AgentStart = started,
             Jobs = statuses,
+            Serial = Interlocked.Increment(ref serial),
 
             // The poll comes back every second while jobs run (their output), else waits for orders; a report never waits.
             WaitMilliseconds = !poll ? 0 : anyActive ? 1000 : heartbeatMs,

@@ -118,6 +118,9 @@ public sealed record SyncRequest
     public IReadOnlyList<AgentJobStatus> Jobs { get; init; } = [];
 
     public int WaitMilliseconds { get; init; }
+
+    /// <summary>Grows with every request an agent builds: a request overtaken by a newer one reports old news.</summary>
+    public long Serial { get; init; }
 }
 
 public sealed record LogOffsets(long JobId, int Attempt, long Stdout, long Stderr);

@@ -32,11 +32,29 @@ public sealed partial class ControlPlane
         await RegisterAsync(node, sync, cancellationToken);
 
         var reports = sync.Jobs.GroupBy(j => new JobAttempt(j.JobId, j.Attempt)).ToDictionary(g => g.Key, g => g.Last());
+        bool stale;
         lock (node.Gate)
         {
             node.LastSeen = Now;
             node.Connected = true;
-            node.Reports = reports;
+
+            // The agent's two loops can deliver an older report after a newer one: it is old news, not applied.
+            stale = node.ReportedAt.Start == sync.AgentStart && sync.Serial <= node.ReportedAt.Serial;
+            if (!stale)
+            {
+                node.Reports = reports;
+                node.ReportedAt = (sync.AgentStart, sync.Serial);
+            }
+        }
+
+        if (stale)
+        {
+            lock (node.Gate)
+            {
+                reports = node.Reports;
+            }
+
+            return DesiredState(node, reports);
         }
 
         // Reports concern different jobs: their transitions go to the store together and share a commit.

@@ -65,6 +65,9 @@ public sealed class NodeEntry(string name)
 
     public DateTimeOffset? AgentStart { get; set; }
 
+    /// <summary>The serial and agent start of the newest report applied (older requests are not applied).</summary>
+    public (DateTimeOffset Start, long Serial) ReportedAt { get; set; }
+
     /// <summary>The attempts the agent reported in its last sync.</summary>
     public Dictionary<JobAttempt, AgentJobStatus> Reports { get; set; } = [];
 
