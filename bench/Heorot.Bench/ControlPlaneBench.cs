@@ -27,16 +27,7 @@ internal static class ControlPlaneBench
             await SubmitManyAsync(bench, 2000, concurrency, user);
             var before = bench.Server.Store.Statistics.Transactions;
             var watch = Stopwatch.StartNew();
-            var next = 0;
-            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
-            {
-                using var client = bench.Client();
-                while (Interlocked.Increment(ref next) <= jobs)
-                {
-                    using var r = await client.PostAsJsonAsync("v1/jobs", new SubmitRequest { Args = ["-l", "/core=1"], Script = "#!/bin/sh\ntrue\n", User = user }, WireJson.Options);
-                    r.EnsureSuccessStatusCode();
-                }
-            }));
+            await SubmitManyAsync(bench, jobs, concurrency, user);
             var seconds = watch.Elapsed.TotalSeconds;
             Console.WriteLine($"submission: {jobs} jobs from {concurrency} clients in {seconds:0.00} s = {jobs / seconds:0} jobs/s ({bench.Server.Store.Statistics.Transactions - before} transactions, after 2 000 not counted)");
         }
@@ -70,16 +61,7 @@ internal static class ControlPlaneBench
 
             var n = Math.Min(jobs, 1000);
             var watch = Stopwatch.StartNew();
-            var submittedCount = 0;
-            await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
-            {
-                using var submitter = bench.Client();
-                while (Interlocked.Increment(ref submittedCount) <= n)
-                {
-                    using var r = await submitter.PostAsJsonAsync("v1/jobs", new SubmitRequest { Args = ["-l", "/core=1"], Script = "#!/bin/sh\ntrue\n", User = user, WorkingDirectory = "/tmp" }, WireJson.Options);
-                    r.EnsureSuccessStatusCode();
-                }
-            }));
+            await SubmitManyAsync(bench, n, 8, user, "/tmp");
 
             var submittedIn = watch.Elapsed.TotalSeconds;
             while ((await client.GetFromJsonAsync<JobListResponse>("v1/jobs?limit=1", WireJson.Options))!.Jobs.Count > 0)
@@ -108,11 +90,8 @@ internal static class ControlPlaneBench
                 await bench.Server.Store.SubmitManyAsync(Enumerable.Range(0, 1000).Select(_ => new NewJob(user, user, "default", "-l /core=1", "true", "Terminated", now)).ToList());
             }
 
+            await SubmitManyAsync(bench, 1000, 1, user);
             using var client = bench.Client();
-            for (var i = 0; i < 1000; i++)
-            {
-                using var r = await client.PostAsJsonAsync("v1/jobs", new SubmitRequest { Args = ["-l", "/core=1"], Script = "#!/bin/sh\ntrue\n", User = user }, WireJson.Options);
-            }
 
             foreach (var (what, path) in new[] { ("stat (unfinished, 1 000 listed)", "v1/jobs?limit=1000"), ("stat -j ID", "v1/jobs/50000"), ("stat --state Terminated (first 1 000)", "v1/jobs?state=Terminated&limit=1000") })
             {
@@ -130,7 +109,8 @@ internal static class ControlPlaneBench
         }
     }
 
-    private static async Task SubmitManyAsync(Cluster bench, int count, int concurrency, string user)
+    /// <summary>Submits <paramref name="count"/> trivial one-core jobs from <paramref name="concurrency"/> API clients.</summary>
+    private static async Task SubmitManyAsync(Cluster bench, int count, int concurrency, string user, string? workingDirectory = null)
     {
         var next = 0;
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
@@ -138,7 +118,7 @@ internal static class ControlPlaneBench
             using var client = bench.Client();
             while (Interlocked.Increment(ref next) <= count)
             {
-                using var r = await client.PostAsJsonAsync("v1/jobs", new SubmitRequest { Args = ["-l", "/core=1"], Script = "#!/bin/sh\ntrue\n", User = user }, WireJson.Options);
+                using var r = await client.PostAsJsonAsync("v1/jobs", new SubmitRequest { Args = ["-l", "/core=1"], Script = "#!/bin/sh\ntrue\n", User = user, WorkingDirectory = workingDirectory }, WireJson.Options);
                 r.EnsureSuccessStatusCode();
             }
         }));

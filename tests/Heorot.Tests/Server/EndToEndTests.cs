@@ -273,37 +273,11 @@ public sealed class EndToEndTests
         Assert.Equal(before, await cluster.Server.Store.CountJobsAsync(TestContext.Current.CancellationToken));
     }
 
-    private static Process StartServerProcess(string data, string url)
-    {
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { TestCluster.CliDll(), "server", "--data", data, "--listen", url, "--heartbeat", "0.5", "--suspect-after", "5", "--down-after", "5", "--grace", "1", "--scheduling-interval", "0.02" })
-        {
-            start.ArgumentList.Add(a);
-        }
+    private static Process StartServerProcess(string data, string url) =>
+        TestCluster.Spawn(["server", "--data", data, "--listen", url, "--heartbeat", "0.5", "--suspect-after", "5", "--down-after", "5", "--grace", "1", "--scheduling-interval", "0.02"]);
 
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static Process StartAgentProcess(string url, string name, string secretFile, string state)
-    {
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { TestCluster.CliDll(), "agent", "--server", url, "--name", name, "--secret-file", secretFile, "--state", state, "--cores", "4", "--memory", "1024" })
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) => { if (e.Data != null) { lock (start) { File.AppendAllText(state + ".log", e.Data + "\n"); } } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    private static Process StartAgentProcess(string url, string name, string secretFile, string state) =>
+        TestCluster.Spawn(["agent", "--server", url, "--name", name, "--secret-file", secretFile, "--state", state, "--cores", "4", "--memory", "1024"], state + ".log");
 
     private static async Task<bool> WaitForServerAsync(string url)
     {

@@ -98,10 +98,9 @@ public sealed class TestCluster : IAsyncDisposable
     public void StartAgent(string name)
     {
         var spec = agentSpecs[name];
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         var args = new List<string>
         {
-            CliDll(), "agent", "--server", Url, "--name", name, "--secret-file", System.IO.Path.Combine(Options.DataDirectory, "agent.secret"),
+            "agent", "--server", Url, "--name", name, "--secret-file", System.IO.Path.Combine(Options.DataDirectory, "agent.secret"),
             "--state", System.IO.Path.Combine(Directory, "agent-" + name), "--cores", "2", "--memory", "1024", "--property", $"index={name[1..]}",
         };
         if (spec.Prolog != null)
@@ -109,20 +108,35 @@ public sealed class TestCluster : IAsyncDisposable
             args.AddRange(["--prolog", spec.Prolog]);
         }
 
+        var logFile = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "heorot-e2e-logs", System.IO.Path.GetFileName(Directory) + "-" + name + ".log");
+        var process = Spawn(args, logFile);
+        agents.Add(process);
+        AgentProcesses[name] = process;
+    }
+
+    /// <summary>Starts <c>heorot ARGS</c> as a real process; its standard error goes to <paramref name="logFile"/> when given.</summary>
+    public static Process Spawn(IEnumerable<string> args, string? logFile = null)
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        start.ArgumentList.Add(CliDll());
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
         }
 
         var process = Process.Start(start)!;
-        var logFile = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "heorot-e2e-logs", System.IO.Path.GetFileName(Directory) + "-" + name + ".log");
-        System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(logFile)!);
+        if (logFile != null)
+        {
+            System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(logFile)!);
+        }
+
+        var gate = new object();
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data != null)
+            if (e.Data != null && logFile != null)
             {
-                lock (agents)
+                lock (gate)
                 {
                     File.AppendAllText(logFile, e.Data + "\n");
                 }
@@ -130,8 +144,7 @@ public sealed class TestCluster : IAsyncDisposable
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        agents.Add(process);
-        AgentProcesses[name] = process;
+        return process;
     }
 
     public Dictionary<string, Process> AgentProcesses { get; } = [];
