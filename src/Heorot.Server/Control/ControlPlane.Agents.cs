@@ -64,10 +64,10 @@ public sealed partial class ControlPlane
         }
 
         await Task.WhenAll(reports.Values.Select(status => ProcessReportAsync(node, status)));
-        await Task.WhenAll(active.Values.Where(j => j.State == JobState.Finishing && j.Runtime!.Nodes.Contains(node.Name)).ToList().Select(TryFinishAsync));
+        await Task.WhenAll(holding.Values.Where(j => j.State == JobState.Finishing && j.Runtime!.Nodes.Contains(node.Name)).ToList().Select(TryFinishAsync));
 
         // A running attempt its head no longer knows (its state was wiped): lost, never launched again.
-        foreach (var job in active.Values.Where(j => j.State == JobState.Running && j.Runtime!.Head == node.Name && !reports.ContainsKey(new JobAttempt(j.Id, j.Attempt))).ToList())
+        foreach (var job in holding.Values.Where(j => j.State == JobState.Running && j.Runtime!.Head == node.Name && !reports.ContainsKey(new JobAttempt(j.Id, j.Attempt))).ToList())
         {
             await LoseJobAsync(job, $"node {node.Name} no longer knows the job");
         }
@@ -265,7 +265,7 @@ public sealed partial class ControlPlane
     private SyncResponse ComputeDesiredState(NodeEntry node, Dictionary<JobAttempt, AgentJobStatus> reports)
     {
         var assignments = new List<Assignment>();
-        foreach (var job in active.Values)
+        foreach (var job in holding.Values)
         {
             if (job.Runtime is not { } runtime || job.State is not (JobState.Launching or JobState.Running) || !runtime.Nodes.Contains(node.Name))
             {
@@ -466,7 +466,7 @@ public sealed partial class ControlPlane
 
     private async Task LoseJobsAsync(NodeEntry node)
     {
-        foreach (var job in active.Values.Where(j => j.HoldsNodes && j.Runtime!.Nodes.Contains(node.Name)).ToList())
+        foreach (var job in holding.Values.Where(j => j.Runtime!.Nodes.Contains(node.Name)).ToList())
         {
             await LoseJobAsync(job, $"node {node.Name} was lost");
         }

@@ -32,6 +32,10 @@ public sealed partial class ControlPlane : IDisposable
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly ConcurrentDictionary<long, JobEntry> active = new();
+
+    // The unfinished jobs that hold nodes (Launching, Running, Finishing): what every agent sync looks at,
+    // without scanning a queue of waiting jobs.
+    private readonly ConcurrentDictionary<long, JobEntry> holding = new();
     private readonly ConcurrentDictionary<string, NodeEntry> nodes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, bool> serverPrologRunning = new();
     private readonly SemaphoreSlim passGate = new(1, 1);
@@ -85,7 +89,7 @@ public sealed partial class ControlPlane : IDisposable
             var page = await store.ListJobsAsync(new JobFilter { States = states, AfterId = after, Limit = 5000 }, cancellationToken);
             foreach (var record in page)
             {
-                active[record.Id] = JobEntry.From(record);
+                Put(JobEntry.From(record));
             }
 
             if (page.Count < 5000)
@@ -192,7 +196,7 @@ public sealed partial class ControlPlane : IDisposable
         for (var i = 0; i < ids.Count; i++)
         {
             var record = new JobRecord(ids[i], jobs[i].User, jobs[i].Project, queue, jobs[i].Request, jobs[i].Script, jobs[i].State, now, now, jobs[i].Name, jobs[i].WalltimeSeconds, jobs[i].WorkingDirectory, jobs[i].AttributesJson);
-            active[ids[i]] = new JobEntry(record, JobState.Waiting, 0, null, canonical, attributes[i]);
+            Put(new JobEntry(record, JobState.Waiting, 0, null, canonical, attributes[i]));
         }
 
         NotifyEvents();
@@ -254,7 +258,7 @@ public sealed partial class ControlPlane : IDisposable
             var runtimeJson = JsonSerializer.Serialize(runtime, WireJson.Options);
             await store.TryUpdateJobAsync(new JobUpdate(id, nameof(JobState.Waiting), nameof(JobState.Waiting), now) { RuntimeJson = runtimeJson }, cancellationToken);
             var record = new JobRecord(id, job.User, job.Project, job.Queue, job.Request, job.Script, job.State, now, now, job.Name, job.WalltimeSeconds, job.WorkingDirectory, job.AttributesJson) { RuntimeJson = runtimeJson };
-            active[id] = new JobEntry(record, JobState.Waiting, 0, runtime, request, attributes);
+            Put(new JobEntry(record, JobState.Waiting, 0, runtime, request, attributes));
             NotifyEvents();
             WantSchedule();
             return id;
@@ -419,7 +423,7 @@ public sealed partial class ControlPlane : IDisposable
             throw new ApiException(409, "conflict", $"job {id} changed meanwhile; try again");
         }
 
-        active[id] = next;
+        Put(next);
         WakeNodesOf(next);
         NotifyEvents();
     }
@@ -521,7 +525,7 @@ public sealed partial class ControlPlane : IDisposable
                 Properties = node.Description.EffectiveProperties(),
                 LastSeen = node.Connected ? node.LastSeen : null,
                 Reason = node.Description.Reason,
-                Jobs = active.Values.Where(j => j.HoldsNodes && j.Runtime!.Nodes.Contains(node.Name)).Select(j => j.Id).Order().ToList(),
+                Jobs = holding.Values.Where(j => j.Runtime!.Nodes.Contains(node.Name)).Select(j => j.Id).Order().ToList(),
             };
         }
     }
@@ -667,11 +671,11 @@ public sealed partial class ControlPlane : IDisposable
             var stored = await store.GetJobAsync(job.Id);
             if (stored == null || JobEntry.IsFinal(Enum.Parse<JobState>(stored.State)))
             {
-                active.TryRemove(job.Id, out _);
+                Drop(job.Id);
             }
             else
             {
-                active[job.Id] = JobEntry.From(stored);
+                Put(JobEntry.From(stored));
             }
 
             return null;
@@ -679,7 +683,7 @@ public sealed partial class ControlPlane : IDisposable
 
         if (JobEntry.IsFinal(to))
         {
-            active.TryRemove(job.Id, out _);
+            Drop(job.Id);
             lock (modelGate)
             {
                 compiled.Remove(job.Id);
@@ -687,7 +691,7 @@ public sealed partial class ControlPlane : IDisposable
         }
         else
         {
-            active[job.Id] = next;
+            Put(next);
         }
 
         WakeNodesOf(job);
@@ -699,6 +703,26 @@ public sealed partial class ControlPlane : IDisposable
         }
 
         return next;
+    }
+
+    /// <summary>Caches an unfinished job; the jobs holding nodes are also indexed, for the per-sync scans.</summary>
+    private void Put(JobEntry job)
+    {
+        active[job.Id] = job;
+        if (job.HoldsNodes)
+        {
+            holding[job.Id] = job;
+        }
+        else
+        {
+            holding.TryRemove(job.Id, out _);
+        }
+    }
+
+    private void Drop(long id)
+    {
+        active.TryRemove(id, out _);
+        holding.TryRemove(id, out _);
     }
 
     private void WakeNodesOf(JobEntry job)
