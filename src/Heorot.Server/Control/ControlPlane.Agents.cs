@@ -66,8 +66,17 @@ public sealed partial class ControlPlane
         await Task.WhenAll(reports.Values.Select(status => ProcessReportAsync(node, status)));
         await Task.WhenAll(holding.Values.Where(j => j.State == JobState.Finishing && j.Runtime!.Nodes.Contains(node.Name)).ToList().Select(TryFinishAsync));
 
-        // A running attempt its head no longer knows (its state was wiped): lost, never launched again.
-        foreach (var job in holding.Values.Where(j => j.State == JobState.Running && j.Runtime!.Head == node.Name && !reports.ContainsKey(new JobAttempt(j.Id, j.Attempt))).ToList())
+        // A running attempt its head no longer knows (its state was wiped): lost, never launched again. Only
+        // while this is still the newest report: a newer one, applied while this one awaited its writes, may have
+        // made Running a job that this older report was composed too early to hold.
+        List<JobEntry> lost;
+        lock (node.Gate)
+        {
+            lost = node.ReportedAt != (sync.AgentStart, sync.Serial) ? []
+                : holding.Values.Where(j => j.State == JobState.Running && j.Runtime!.Head == node.Name && !reports.ContainsKey(new JobAttempt(j.Id, j.Attempt))).ToList();
+        }
+
+        foreach (var job in lost)
         {
             await LoseJobAsync(job, $"node {node.Name} no longer knows the job");
         }

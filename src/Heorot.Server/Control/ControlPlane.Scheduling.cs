@@ -92,15 +92,16 @@ public sealed partial class ControlPlane
     {
         var planning = time.GetTimestamp();
         var current = CurrentModel();
-        var jobs = active.Values.ToList();
-        var now = Now;
-        var nowSeconds = now.ToUnixTimeSeconds();
         Passes++;
         if (current == null)
         {
             explain = [];
             return 0;
         }
+
+        var jobs = active.Values.ToList();
+        var now = Now;
+        var nowSeconds = now.ToUnixTimeSeconds();
 
         var (version, clusterModel, compiler) = current.Value;
         var names = clusterModel.Nodes;
@@ -117,6 +118,8 @@ public sealed partial class ControlPlane
         if (snapshot.Pending.Count == 0)
         {
             explain = [];
+            lastPlanTime = time.GetElapsedTime(planning);
+            PlanTime += lastPlanTime;
             return (await Task.WhenAll(launches)).Count(j => j != null);
         }
 
@@ -170,7 +173,7 @@ public sealed partial class ControlPlane
     private TimeSpan UntilNextReservation(TimeSpan limit)
     {
         var now = Now;
-        var next = active.Values.Where(j => j.State == JobState.Waiting && j.IsReservation).Select(j => j.Attributes.ReservationStart!.Value - now).DefaultIfEmpty(limit).Min();
+        var next = reserved.Values.Select(j => j.Attributes.ReservationStart!.Value - now).DefaultIfEmpty(limit).Min();
         return next < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10) : next > limit ? limit : next;
     }
 

@@ -36,6 +36,9 @@ public sealed partial class ControlPlane : IDisposable
     // The unfinished jobs that hold nodes (Launching, Running, Finishing): what every agent sync looks at,
     // without scanning a queue of waiting jobs.
     private readonly ConcurrentDictionary<long, JobEntry> holding = new();
+
+    /// <summary>The accepted advance reservations not started yet, for the loop's wake-up time.</summary>
+    private readonly ConcurrentDictionary<long, JobEntry> reserved = new();
     private readonly ConcurrentDictionary<string, NodeEntry> nodes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, bool> serverPrologRunning = new();
     private readonly SemaphoreSlim passGate = new(1, 1);
@@ -717,12 +720,22 @@ public sealed partial class ControlPlane : IDisposable
         {
             holding.TryRemove(job.Id, out _);
         }
+
+        if (job.State == JobState.Waiting && job.IsReservation)
+        {
+            reserved[job.Id] = job;
+        }
+        else
+        {
+            reserved.TryRemove(job.Id, out _);
+        }
     }
 
     private void Drop(long id)
     {
         active.TryRemove(id, out _);
         holding.TryRemove(id, out _);
+        reserved.TryRemove(id, out _);
     }
 
     private void WakeNodesOf(JobEntry job)
