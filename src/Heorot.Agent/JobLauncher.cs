@@ -125,6 +125,67 @@ public sealed class JobLauncher
         }
 
         start.ArgumentList.Add(paths.Script);
+        SetEnvironment(start, spec, account, paths, node);
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        process.Exited += (_, _) =>
+        {
+            process.Dispose();
+            exited();
+        };
+        process.Start();
+        return process.Id;
+    }
+
+    // $1 cgroup dir (or empty), $2 terminal, $3 working directory, then the command: the shell joins the job's
+    // cgroup (so it dies with the job), starts a session whose controlling terminal is the pty, as the user.
+    private const string SessionWrapper = """
+        cg="$1"; tty="$2"; dir="$3"; shift 3
+        if [ -n "$cg" ]; then echo $$ > "$cg/cgroup.procs" || exit 125; fi
+        cd "$dir" 2>/dev/null || cd /
+        exec "$@" < "$tty" > "$tty" 2>&1
+        """;
+
+    /// <summary>
+    /// Starts an interactive shell (or <paramref name="command"/> through the user's shell) for a running job:
+    /// as the job's user, in the job's cgroup and working directory, with the job's environment, on the pty.
+    /// </summary>
+    public Process StartSession(JobSpec spec, UnixAccount account, LocalJobPaths paths, string node, Pty pty, string? term, string? command)
+    {
+        if (isRoot)
+        {
+            pty.GiveTo(account.Uid, account.Gid);
+        }
+
+        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = "/" };
+        var cgroup = CgroupOf(paths);
+        foreach (var argument in new[] { "-c", SessionWrapper, "heorot-session-" + paths.Key, cgroup != null && Directory.Exists(cgroup) ? cgroup : string.Empty, pty.SlavePath, spec.WorkingDirectory ?? account.Home, "/usr/bin/setsid", "--ctty" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        if (isRoot)
+        {
+            foreach (var argument in new[] { "/usr/bin/setpriv", $"--reuid={account.Uid}", $"--regid={account.Gid}", "--init-groups", "--" })
+            {
+                start.ArgumentList.Add(argument);
+            }
+        }
+
+        var shell = File.Exists(account.Shell) && !account.Shell.EndsWith("nologin", StringComparison.Ordinal) && !account.Shell.EndsWith("false", StringComparison.Ordinal) ? account.Shell : "/bin/sh";
+        start.ArgumentList.Add(shell);
+        if (command != null)
+        {
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(command);
+        }
+
+        SetEnvironment(start, spec, account, paths, node);
+        start.Environment["TERM"] = term is { Length: > 0 and < 64 } t && t.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') ? t : "xterm";
+        return Process.Start(start) ?? throw new IOException("the session's shell did not start");
+    }
+
+    private static void SetEnvironment(ProcessStartInfo start, JobSpec spec, UnixAccount account, LocalJobPaths paths, string node)
+    {
         start.Environment.Clear();
         var environment = new Dictionary<string, string>(spec.Environment)
         {
@@ -146,15 +207,6 @@ public sealed class JobLauncher
         {
             start.Environment[name] = value;
         }
-
-        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        process.Exited += (_, _) =>
-        {
-            process.Dispose();
-            exited();
-        };
-        process.Start();
-        return process.Id;
     }
 
     /// <summary>

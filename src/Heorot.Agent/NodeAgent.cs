@@ -1,10 +1,14 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Heorot.Agent.Sessions;
 using Heorot.Protocol;
 using Heorot.Protocol.Hooks;
+using Heorot.Protocol.Sessions;
+using Heorot.Protocol.Unix;
 
 namespace Heorot.Agent;
 
@@ -23,6 +27,8 @@ public sealed class NodeAgent : IDisposable
     private readonly ConcurrentDictionary<JobAttempt, Task> steps = new();
     private readonly Dictionary<JobAttempt, LogOffsets> offsets = [];
     private readonly HashSet<long> signalsDone = [];
+    private readonly HashSet<string> sessionsStarted = [];
+    private CancellationToken stopping;
     private readonly DateTimeOffset started = DateTimeOffset.UtcNow;
     private readonly Action<string> log;
     private readonly Lock recordGate = new();
@@ -61,6 +67,7 @@ public sealed class NodeAgent : IDisposable
     /// </summary>
     public async Task RunAsync(CancellationToken stopping)
     {
+        this.stopping = stopping;
         Load();
         await Task.WhenAll(LoopAsync(poll: true, stopping), LoopAsync(poll: false, stopping));
     }
@@ -219,6 +226,36 @@ public sealed class NodeAgent : IDisposable
         }
     }
 
+    /// <summary>Opens an interactive session in a running job; failures reach the user through the session.</summary>
+    private void OpenSession(SessionOrder order)
+    {
+        var key = new JobAttempt(order.JobId, order.Attempt);
+        Process Start(Pty pty)
+        {
+            if (!jobs.TryGetValue(key, out var record) || record.Phase != AgentPhase.Running)
+            {
+                throw new InvalidOperationException($"job {order.JobId} is not running on {options.Name}");
+            }
+
+            var account = UnixAccounts.ByName(record.Spec.User) ?? throw new InvalidOperationException($"user {record.Spec.User} does not exist on {options.Name}");
+            return launcher.StartSession(record.Spec, account, Paths(key), options.Name, pty, order.Term, null);
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await ShellSession.RunAsync(options, order, Start, stopping);
+            }
+#pragma warning disable CA1031 // a failed session must not take the agent down
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                log($"session {order.SessionId} for job {order.JobId} failed: {e.Message}");
+            }
+        });
+    }
+
     private void Apply(SyncResponse response)
     {
         lock (applyGate)
@@ -287,6 +324,14 @@ public sealed class NodeAgent : IDisposable
             if (signalsDone.Add(order.Serial) && jobs.TryGetValue(key, out var record) && record.Phase == AgentPhase.Running && Signals.TryParse(order.Signal, out var signal))
             {
                 launcher.Signal(record, Paths(key), signal);
+            }
+        }
+
+        foreach (var order in response.Sessions)
+        {
+            if (sessionsStarted.Add(order.SessionId))
+            {
+                OpenSession(order);
             }
         }
 

@@ -139,6 +139,9 @@ public sealed record SyncResponse
     /// <summary>Signals to send to running jobs (job id, attempt, signal name).</summary>
     public IReadOnlyList<SignalOrder> Signals { get; init; } = [];
 
+    /// <summary>Interactive sessions to open (the agent connects back for each).</summary>
+    public IReadOnlyList<Sessions.SessionOrder> Sessions { get; init; } = [];
+
     public int HeartbeatMilliseconds { get; init; }
 
     /// <summary>Grows with every answer computed for this node: an agent drops answers older than one it applied.</summary>

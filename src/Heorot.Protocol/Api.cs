@@ -39,6 +39,12 @@ public sealed record SubmitRequest
     /// submission is refused. Its walltime is the reservation's length.
     /// </summary>
     public DateTimeOffset? ReservationStart { get; init; }
+
+    /// <summary>
+    /// An interactive job (<c>sub -I</c>): no batch script; the job holds its nodes until the user's shell
+    /// session on the first node ends (or the walltime does).
+    /// </summary>
+    public bool Interactive { get; init; }
 }
 
 public sealed record SubmitResponse(IReadOnlyList<long> Ids);

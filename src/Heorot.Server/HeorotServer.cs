@@ -89,6 +89,7 @@ public sealed class HeorotServer : IAsyncDisposable
         var authenticator = new Authenticator(store, options, secret);
         var app = builder.Build();
         app.Use(ProblemMiddleware);
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         app.MapOpenApi("/openapi/{documentName}.json");
         Endpoints.Map(app, control, authenticator);
 

@@ -78,7 +78,9 @@ internal sealed class HeorotClient : IDisposable
 {
     private readonly HttpClient http;
 
-    public HeorotClient(string? server)
+    private readonly string? token;
+
+    public HeorotClient(string? server, string? token = null)
     {
         var config = ClientConfig.Load();
         Address = server ?? Environment.GetEnvironmentVariable("HEOROT_SERVER") ?? config.Server
@@ -108,10 +110,10 @@ internal sealed class HeorotClient : IDisposable
         else
         {
             http = new HttpClient { BaseAddress = new Uri(Address.EndsWith('/') ? Address : Address + "/") };
-            var token = Environment.GetEnvironmentVariable("HEOROT_TOKEN") ?? config.Token;
-            if (token != null)
+            this.token = token ?? Environment.GetEnvironmentVariable("HEOROT_TOKEN") ?? config.Token;
+            if (this.token != null)
             {
-                http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", this.token);
             }
         }
 
@@ -121,6 +123,32 @@ internal sealed class HeorotClient : IDisposable
     public string Address { get; }
 
     public void Dispose() => http.Dispose();
+
+    /// <summary>Opens a WebSocket to the server (same address, socket and credentials as the other calls).</summary>
+    public async Task<System.Net.WebSockets.ClientWebSocket> ConnectWebSocketAsync(string path, CancellationToken cancellationToken)
+    {
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
+        if (token != null)
+        {
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + token);
+        }
+
+        var builder = new UriBuilder(new Uri(http.BaseAddress!, path));
+        builder.Scheme = builder.Scheme == "https" ? "wss" : "ws";
+        try
+        {
+            await socket.ConnectAsync(builder.Uri, http, cancellationToken);
+            return socket;
+        }
+        catch (System.Net.WebSockets.WebSocketException e)
+        {
+            var status = (int)socket.HttpStatusCode;
+            socket.Dispose();
+            throw new ClientException(status == 0 ? $"cannot reach the server at {Address}: {e.Message}" : $"the server refused: {status} {(System.Net.HttpStatusCode)status}", status);
+        }
+    }
 
     public Task<T> GetAsync<T>(string path, CancellationToken cancellationToken) => SendAsync<T>(HttpMethod.Get, path, null, cancellationToken);
 

@@ -24,6 +24,7 @@ internal static class UserCommands
     [
         Sub(), Stat(), JobVerb("del", "Cancel jobs (yours; operators: any).", "cancel"), JobVerb("hold", "Hold waiting jobs.", "hold"),
         JobVerb("resume", "Release held jobs.", "release"), Signal(), Resv(), Logs(), Nodes(), Node(), Events(), Queues(), Login(), WhoAmI(),
+        ShellCommand.Create(ServerOption),
     ];
 
     public static void AddGlobalOptions(RootCommand root)
@@ -41,9 +42,10 @@ internal static class UserCommands
         var onBehalf = new Option<string?>("--as") { Description = "Submit for another user (operators)." };
         var workdir = new Option<string?>("--workdir") { Description = "Working directory on the node (default: the user's home)." };
         var reservation = new Option<string?>("-r", "--reservation") { Description = "Advance reservation: start at this time ('YYYY-MM-DD HH:MM:SS' local, ISO 8601, or +SECONDS), on resources set aside now, or be refused." };
+        var interactive = new Option<bool>("-I", "--interactive") { Description = "Interactive job: wait until it starts, then open a shell on its first node; the job ends with the shell." };
         var command = new Command("sub", "Submit a job: heorot sub -l /nodes=2,walltime=0:10:00 -- COMMAND ARGS, or --script FILE.")
         {
-            from, script, array, idempotent, onBehalf, workdir, reservation,
+            from, script, array, idempotent, onBehalf, workdir, reservation, interactive,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction((parse, ct) => Guard(async () =>
@@ -63,9 +65,18 @@ internal static class UserCommands
             {
                 text = "#!/bin/sh\nexec " + string.Join(" ", TrailingCommand.Select(ShellQuote)) + "\n";
             }
+            else if (parse.GetValue(interactive))
+            {
+                text = string.Empty;
+            }
             else
             {
-                return Terminal.Fail("nothing to run: give a command after --, or --script FILE");
+                return Terminal.Fail("nothing to run: give a command after --, --script FILE, or -I for an interactive shell");
+            }
+
+            if (parse.GetValue(interactive) && text.Length > 0)
+            {
+                return Terminal.Fail("-I opens a shell: it takes no command or script");
             }
 
             DateTimeOffset? reservationStart = null;
@@ -90,7 +101,13 @@ internal static class UserCommands
                 Idempotent = parse.GetValue(idempotent),
                 User = parse.GetValue(onBehalf),
                 WorkingDirectory = parse.GetValue(workdir),
+                Interactive = parse.GetValue(interactive),
             }, ct);
+            if (parse.GetValue(interactive))
+            {
+                return await InteractiveAsync(client, response.Ids[0], ct);
+            }
+
             if (parse.GetValue(JsonOption))
             {
                 Terminal.Out.WriteLine(JsonSerializer.Serialize(response, WireJson.Options));
@@ -106,6 +123,39 @@ internal static class UserCommands
             return 0;
         }));
         return command;
+    }
+
+    /// <summary><c>sub -I</c>: waits for the job to start (telling where it stands), then opens its shell.</summary>
+    private static async Task<int> InteractiveAsync(HeorotClient client, long id, CancellationToken ct)
+    {
+        await Console.Error.WriteLineAsync($"HEOROT_JOB_ID={id}");
+        var said = string.Empty;
+        while (true)
+        {
+            var job = await client.GetAsync<JobView>($"v1/jobs/{id}", ct);
+            if (job.State == "Running")
+            {
+                await Console.Error.WriteLineAsync($"[job {id}] running on {string.Join(",", job.Nodes)}: opening a shell on {(job.Nodes.Count > 0 ? job.Nodes[0] : "its first node")}");
+                break;
+            }
+
+            if (job.State is "Terminated" or "Error" or "Cancelled")
+            {
+                return Terminal.Fail($"job {id} ended before it started: {job.State}{(job.Reason != null ? ": " + job.Reason : string.Empty)}");
+            }
+
+            if (job.State != said)
+            {
+                await Console.Error.WriteLineAsync($"[job {id}] {job.State}…");
+                said = job.State;
+            }
+
+            await Task.Delay(250, ct);
+        }
+
+        var code = await ShellCommand.RunAsync(client, id, ct);
+        await Console.Error.WriteLineAsync($"[job {id}] shell exited ({code}); the job ends");
+        return code;
     }
 
     /// <summary>A reservation time: +SECONDS from now, or a date (local time unless it says otherwise).</summary>
@@ -513,7 +563,7 @@ internal static class UserCommands
         return command;
     }
 
-    private static async Task<int> Guard(Func<Task<int>> action)
+    internal static async Task<int> Guard(Func<Task<int>> action)
     {
         try
         {

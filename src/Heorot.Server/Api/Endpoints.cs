@@ -195,6 +195,52 @@ public static class Endpoints
         }).Accepts<TokenRequest>("application/json").Produces<TokenResponse>(201)
           .WithSummary("A new API token for yourself (or, for operators, anyone).");
 
+        app.Map("/v1/jobs/{id:long}/shell", async (HttpContext context, long id, int? rows, int? cols, string? term) =>
+        {
+            var caller = await CallerAsync(context, authenticator);
+            if (!context.WebSockets.IsWebSocketRequest)
+            {
+                throw new ApiException(400, "websocket_required", "a shell opens over a WebSocket (heorot shell JOB)");
+            }
+
+            var (agent, _, done) = await control.OpenSessionAsync(caller, id, rows ?? 24, cols ?? 80, term, context.RequestAborted);
+            try
+            {
+                using var user = await context.WebSockets.AcceptWebSocketAsync();
+                await SessionRelay.RunAsync(user, agent, context.RequestAborted);
+            }
+            finally
+            {
+                done.TrySetResult();
+                await control.SessionEndedAsync(caller, id, CancellationToken.None);
+            }
+        }).WithSummary("An interactive shell in a running job, as its user, on its first node (WebSocket: binary frames are terminal bytes, text frames control messages).");
+
+        app.Map("/agent/v1/sessions/{session}", async (HttpContext context, string session, string node) =>
+        {
+            if (!authenticator.IsAgent(context))
+            {
+                throw new ApiException(401, "unauthenticated", "agents present the cluster secret: Authorization: Agent <secret>");
+            }
+
+            if (!context.WebSockets.IsWebSocketRequest)
+            {
+                throw new ApiException(400, "websocket_required", "the agent's side of a session is a WebSocket");
+            }
+
+            var socket = await context.WebSockets.AcceptWebSocketAsync();
+            if (!control.AttachSession(session, node, socket, out var done))
+            {
+                await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, "no such session", context.RequestAborted);
+                socket.Dispose();
+                return;
+            }
+
+            // The user's request relays this socket; it stays open until the session is over.
+            await done;
+            socket.Dispose();
+        }).ExcludeFromDescription();
+
         app.MapPost("/agent/v1/sync", async (HttpContext context) =>
         {
             if (!authenticator.IsAgent(context))

@@ -330,9 +330,11 @@ public sealed partial class ControlPlane
             return new LogOffsets(r.JobId, r.Attempt, stdout, stderr);
         }).ToList();
         List<SignalOrder> signals;
+        List<Protocol.Sessions.SessionOrder> sessionOrders;
         lock (node.Gate)
         {
             signals = [.. node.PendingSignals];
+            sessionOrders = [.. node.PendingSessions];
         }
 
         return new SyncResponse
@@ -341,6 +343,7 @@ public sealed partial class ControlPlane
             Forget = forget,
             Logs = logs,
             Signals = signals,
+            Sessions = sessionOrders,
             HeartbeatMilliseconds = (int)options.Heartbeat.TotalMilliseconds,
             GraceSeconds = options.GraceSeconds,
         };
@@ -372,7 +375,7 @@ public sealed partial class ControlPlane
     {
         // An attempt whose step is under way is reported again when the step ends: nothing to ask of it now
         // (answering at once would only make the agent poll in a loop).
-        if (response.Signals.Count > 0 || response.Forget.Any(f => reports.TryGetValue(f, out var r) && !r.Busy))
+        if (response.Signals.Count > 0 || response.Sessions.Count > 0 || response.Forget.Any(f => reports.TryGetValue(f, out var r) && !r.Busy))
         {
             return true;
         }

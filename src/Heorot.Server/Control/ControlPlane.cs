@@ -160,6 +160,16 @@ public sealed partial class ControlPlane : IDisposable
             }
         }
 
+        if (submission.Interactive)
+        {
+            if (submission.Array != null || submission.ReservationStart != null)
+            {
+                throw ApiException.BadInput(submission.Array != null ? "array" : "reservationStart", "an interactive job is one job that starts as soon as it can: drop --array and -r");
+            }
+
+            submission = submission with { Script = InteractivePlaceholder };
+        }
+
         var name = submission.Name ?? request.Name;
         var canonical = new JobRequest(request.Alternatives, queue, name, request.Types, request.After);
         if (submission.ReservationStart is { } reservationStart)
@@ -184,6 +194,7 @@ public sealed partial class ControlPlane : IDisposable
                 Idempotent = submission.Idempotent || request.Types.Contains("idempotent"),
                 Environment = submission.Environment ?? new Dictionary<string, string>(),
                 ArrayIndex = submission.Array == null ? null : i,
+                Interactive = submission.Interactive,
             });
             jobs.Add(new NewJob(caller.User, submission.Project ?? caller.User, queue, canonical.ToString(), submission.Script, nameof(JobState.Waiting), now)
             {

@@ -46,6 +46,9 @@ public sealed record JobAttributes
 
     /// <summary>An advance reservation's start: the job waits with its resources set aside until then.</summary>
     public DateTimeOffset? ReservationStart { get; init; }
+
+    /// <summary>An interactive job: it runs a placeholder and ends with its shell session.</summary>
+    public bool Interactive { get; init; }
 }
 
 /// <summary>An unfinished job as the control plane holds it in memory: the stored record, parsed once.</summary>

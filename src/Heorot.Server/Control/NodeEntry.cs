@@ -76,6 +76,9 @@ public sealed class NodeEntry(string name)
 
     public List<SignalOrder> PendingSignals { get; } = [];
 
+    /// <summary>Sessions ordered and not yet opened by the agent.</summary>
+    public List<Protocol.Sessions.SessionOrder> PendingSessions { get; } = [];
+
     /// <summary>Attempts whose epilog failure has already suspected the node.</summary>
     public HashSet<JobAttempt> EpilogFailuresSeen { get; } = [];
 
