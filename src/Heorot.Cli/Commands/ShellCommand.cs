@@ -44,7 +44,7 @@ internal static class ShellCommand
             throw new ClientException($"job {id} is {job.State}: a shell opens only in a running job", 409);
         }
 
-        var (rows, cols) = terminal ? (Console.WindowHeight, Console.WindowWidth) : (24, 80);
+        var (rows, cols) = terminal && Console.WindowHeight > 0 && Console.WindowWidth > 0 ? (Console.WindowHeight, Console.WindowWidth) : (24, 80);
         var term = Environment.GetEnvironmentVariable("TERM");
         WebSocket socket;
         try
