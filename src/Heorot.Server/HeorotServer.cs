@@ -136,7 +136,8 @@ public sealed class HeorotServer : IAsyncDisposable
             await next(context);
 
             // Refusals made by routing itself (415 for a wrong content type, 405, 404 for no route) carry no body.
-            if (context.Response.StatusCode >= 400 && !context.Response.HasStarted && context.Response.ContentType == null)
+            // A file result's 416 carries the file's content type and no body: it gets one too.
+            if (context.Response.StatusCode >= 400 && !context.Response.HasStarted && (context.Response.ContentType == null || context.Response.StatusCode == 416))
             {
                 var (code, detail) = context.Response.StatusCode switch
                 {

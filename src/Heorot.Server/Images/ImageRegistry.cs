@@ -103,7 +103,9 @@ public sealed class ImageRegistry(IHeorotStore store, BlobStore blobs, TimeProvi
             }
 
             var version = request.Version ?? NextVersion(versions);
-            var record = new ImageRecord(request.Name, version, caller.User, request.Public, parts, time.GetUtcNow())
+            // Stored in milliseconds: answer with what a later read returns.
+            var now = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
+            var record = new ImageRecord(request.Name, version, caller.User, request.Public, parts, now)
             {
                 Format = format,
                 Cmdline = request.Cmdline,
