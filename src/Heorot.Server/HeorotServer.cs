@@ -6,6 +6,7 @@ using Heorot.Protocol;
 using Heorot.Server.Api;
 using Heorot.Server.Control;
 using Heorot.Server.Identity;
+using Heorot.Server.Images;
 using Heorot.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -39,6 +40,9 @@ public sealed class HeorotServer : IAsyncDisposable
     public ControlPlane Control { get; }
 
     public IHeorotStore Store { get; }
+
+    /// <summary>The image registry and its blob files.</summary>
+    public required ImageRegistry Images { get; init; }
 
     public string SocketPath { get; }
 
@@ -92,9 +96,12 @@ public sealed class HeorotServer : IAsyncDisposable
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         app.MapOpenApi("/openapi/{documentName}.json");
         Endpoints.Map(app, control, authenticator);
+        var images = new ImageRegistry(store, new BlobStore(options.DataDirectory), TimeProvider.System);
+        ImageEndpoints.Map(app, images, authenticator, options);
+        await images.SweepAsync(options.OrphanBlobGrace, cancellationToken);
 
         await control.LoadAsync(cancellationToken);
-        var server = new HeorotServer(app, store, control, socketPath);
+        var server = new HeorotServer(app, store, control, socketPath) { Images = images };
         await app.StartAsync(cancellationToken);
         File.SetUnixFileMode(socketPath, (UnixFileMode)0b110_110_110);
         server.loops.Add(Task.Run(() => control.RunSchedulerAsync(server.stopping.Token), CancellationToken.None));
@@ -117,6 +124,7 @@ public sealed class HeorotServer : IAsyncDisposable
         await app.DisposeAsync();
         await Store.DisposeAsync();
         Control.Dispose();
+        Images.Dispose();
         stopping.Dispose();
         File.Delete(SocketPath);
     }
@@ -129,13 +137,15 @@ public sealed class HeorotServer : IAsyncDisposable
             await next(context);
 
             // Refusals made by routing itself (415 for a wrong content type, 405, 404 for no route) carry no body.
-            if (context.Response.StatusCode >= 400 && !context.Response.HasStarted && context.Response.ContentType == null)
+            // A file result's 416 carries the file's content type and no body: it gets one too.
+            if (context.Response.StatusCode >= 400 && !context.Response.HasStarted && (context.Response.ContentType == null || context.Response.StatusCode == 416))
             {
                 var (code, detail) = context.Response.StatusCode switch
                 {
                     415 => ("unsupported_media_type", "send the body as application/json"),
                     405 => ("method_not_allowed", $"{context.Request.Method} is not allowed on {context.Request.Path}"),
                     404 => ("not_found", $"no such resource: {context.Request.Path}"),
+                    416 => ("range_not_satisfiable", "the requested range is outside the blob: see Content-Range for its length"),
                     _ => ("error", ReasonPhrases(context.Response.StatusCode)),
                 };
                 await WriteProblemAsync(context, context.Response.StatusCode, code, detail, null, null);
@@ -170,8 +180,15 @@ public sealed class HeorotServer : IAsyncDisposable
             return;
         }
 
+        // A 416's Content-Range (bytes */LENGTH) tells the client the real length: keep it.
+        var contentRange = status == 416 ? context.Response.Headers.ContentRange : default;
         context.Response.Clear();
         context.Response.StatusCode = status;
+        if (contentRange.Count > 0)
+        {
+            context.Response.Headers.ContentRange = contentRange;
+        }
+
         var problem = new Dictionary<string, object?>
         {
             ["type"] = "https://heorot.dev/problems/" + code,

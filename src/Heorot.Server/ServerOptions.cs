@@ -62,6 +62,15 @@ public sealed record ServerOptions
     /// <summary>Largest request body accepted by the API.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1 << 20;
 
+    /// <summary>
+    /// Largest image blob (disk, kernel, initrd) an upload may carry; blob uploads stream to disk and are bounded
+    /// by this, not by <see cref="MaxRequestBodyBytes"/>.
+    /// </summary>
+    public long MaxImageBytes { get; init; } = 64L << 30;
+
+    /// <summary>A blob no image references is deleted at start once it is older than this (an upload never registered).</summary>
+    public TimeSpan OrphanBlobGrace { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>Largest array a submission may ask for.</summary>
     public int MaxArraySize { get; init; } = 10_000;
 }

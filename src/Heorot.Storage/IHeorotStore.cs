@@ -63,6 +63,26 @@ public interface IHeorotStore : IAsyncDisposable
 
     Task<ApiTokenRecord?> FindTokenAsync(string hash, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Adds an image version and returns its store-assigned id; a duplicate (name, version) is a
+    /// <see cref="StoreErrorCode.Constraint"/> error. The blobs it names must already be stored (the caller's duty).
+    /// </summary>
+    Task<long> AddImageAsync(ImageRecord image, CancellationToken cancellationToken = default);
+
+    Task<ImageRecord?> GetImageAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>Every image (or every version of <paramref name="name"/>), ordered by name then id (oldest version first).</summary>
+    Task<IReadOnlyList<ImageRecord>> ListImagesAsync(string? name = null, CancellationToken cancellationToken = default);
+
+    /// <summary>The images that reference the blob <paramref name="digest"/>, in id order.</summary>
+    Task<IReadOnlyList<ImageRecord>> ListImagesByBlobAsync(string digest, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes an image version and, in the same transaction, finds which of its digests no other image
+    /// references (so the caller may delete those blobs); null when there is no such image.
+    /// </summary>
+    Task<ImageDeletion?> DeleteImageAsync(string name, string version, CancellationToken cancellationToken = default);
+
     /// <summary>The schema version the store runs on after its migrations.</summary>
     int SchemaVersion { get; }
 

@@ -101,3 +101,31 @@ public sealed record ApiTokenRecord(string Hash, string User, string Description
 /// operations (submissions, updates, appends) they carried.
 /// </summary>
 public sealed record StoreStatistics(long Transactions, long Operations);
+
+/// <summary>One content-addressed blob of an image, in a role: <c>disk</c>, <c>kernel</c> or <c>initrd</c>.</summary>
+public sealed record ImagePart(string Role, string Digest, long Size);
+
+/// <summary>
+/// A version of an image: its blobs by role, owned by the uploader, private (owner and operators) or public.
+/// <c>Id</c> is assigned by the store and grows with every image added, so the newest version of a name is
+/// the one with the largest id.
+/// </summary>
+public sealed record ImageRecord(
+    string Name,
+    string Version,
+    string Owner,
+    bool Public,
+    IReadOnlyList<ImagePart> Parts,
+    DateTimeOffset CreateTime)
+{
+    public long Id { get; init; }
+
+    /// <summary>The disk's format (qcow2, raw); null without a disk.</summary>
+    public string? Format { get; init; }
+
+    /// <summary>The kernel command line; null without a kernel or when none was given.</summary>
+    public string? Cmdline { get; init; }
+}
+
+/// <summary>What deleting an image did: the digests it referenced that no image references any more.</summary>
+public sealed record ImageDeletion(ImageRecord Image, IReadOnlyList<string> UnreferencedDigests);

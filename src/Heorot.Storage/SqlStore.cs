@@ -439,6 +439,138 @@ public abstract class SqlStore : IHeorotStore
             },
             cancellationToken);
 
+    private static readonly string[] ImageDeletes = ["DELETE FROM image_parts WHERE image_id = @id", "DELETE FROM images WHERE id = @id"];
+
+    private const string ImageSelect =
+        "SELECT i.id, i.name, i.version, i.owner, i.public, i.format, i.cmdline, i.create_time, p.role, p.digest, p.size FROM images i LEFT JOIN image_parts p ON p.image_id = i.id";
+
+    public Task<long> AddImageAsync(ImageRecord image, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            async (c, t, ct) =>
+            {
+                await using var command = Command(c, t, """
+                    INSERT INTO images (name, version, owner, public, format, cmdline, create_time)
+                    VALUES (@name, @version, @owner, @public, @format, @cmdline, @time) RETURNING id
+                    """);
+                Add(command, "name", image.Name);
+                Add(command, "version", image.Version);
+                Add(command, "owner", image.Owner);
+                Add(command, "public", image.Public);
+                Add(command, "format", image.Format);
+                Add(command, "cmdline", image.Cmdline);
+                Add(command, "time", image.CreateTime.ToUnixTimeMilliseconds());
+                var id = Convert.ToInt64(await command.ExecuteScalarAsync(ct));
+                foreach (var part in image.Parts)
+                {
+                    await using var insert = Command(c, t, "INSERT INTO image_parts (image_id, role, digest, size) VALUES (@id, @role, @digest, @size)");
+                    Add(insert, "id", id);
+                    Add(insert, "role", part.Role);
+                    Add(insert, "digest", part.Digest);
+                    Add(insert, "size", part.Size);
+                    await insert.ExecuteNonQueryAsync(ct);
+                }
+
+                return id;
+            },
+            cancellationToken);
+
+    public Task<ImageRecord?> GetImageAsync(string name, string version, CancellationToken cancellationToken = default) =>
+        ReadAsync(async (c, ct) => await SelectImageAsync(c, null, name, version, ct), cancellationToken);
+
+    public Task<IReadOnlyList<ImageRecord>> ListImagesAsync(string? name = null, CancellationToken cancellationToken = default) =>
+        ReadAsync(
+            async (c, ct) =>
+            {
+                await using var command = Command(c, null, $"{ImageSelect} {(name == null ? string.Empty : "WHERE i.name = @name")} ORDER BY i.name, i.id, p.role");
+                if (name != null)
+                {
+                    Add(command, "name", name);
+                }
+
+                return await ReadImagesAsync(command, ct);
+            },
+            cancellationToken);
+
+    public Task<IReadOnlyList<ImageRecord>> ListImagesByBlobAsync(string digest, CancellationToken cancellationToken = default) =>
+        ReadAsync(
+            async (c, ct) =>
+            {
+                await using var command = Command(c, null, $"{ImageSelect} WHERE i.id IN (SELECT image_id FROM image_parts WHERE digest = @digest) ORDER BY i.id, p.role");
+                Add(command, "digest", digest);
+                return await ReadImagesAsync(command, ct);
+            },
+            cancellationToken);
+
+    public Task<ImageDeletion?> DeleteImageAsync(string name, string version, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            async (c, t, ct) =>
+            {
+                var image = await SelectImageAsync(c, t, name, version, ct);
+                if (image == null)
+                {
+                    return null;
+                }
+
+                foreach (var sql in ImageDeletes)
+                {
+                    await using var delete = Command(c, t, sql);
+                    Add(delete, "id", image.Id);
+                    await delete.ExecuteNonQueryAsync(ct);
+                }
+
+                var unreferenced = new List<string>();
+                foreach (var digest in image.Parts.Select(p => p.Digest).Distinct(StringComparer.Ordinal))
+                {
+                    await using var count = Command(c, t, "SELECT COUNT(*) FROM image_parts WHERE digest = @digest");
+                    Add(count, "digest", digest);
+                    if (Convert.ToInt64(await count.ExecuteScalarAsync(ct)) == 0)
+                    {
+                        unreferenced.Add(digest);
+                    }
+                }
+
+                return (ImageDeletion?)new ImageDeletion(image, unreferenced);
+            },
+            cancellationToken);
+
+    private static async Task<ImageRecord?> SelectImageAsync(DbConnection c, DbTransaction? t, string name, string version, CancellationToken ct)
+    {
+        await using var command = Command(c, t, $"{ImageSelect} WHERE i.name = @name AND i.version = @version ORDER BY p.role");
+        Add(command, "name", name);
+        Add(command, "version", version);
+        var images = await ReadImagesAsync(command, ct);
+        return images.Count == 0 ? null : images[0];
+    }
+
+    /// <summary>Rows of <see cref="ImageSelect"/> (one per part, grouped by image id) as records, in row order.</summary>
+    private static async Task<IReadOnlyList<ImageRecord>> ReadImagesAsync(DbCommand command, CancellationToken ct)
+    {
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var images = new List<ImageRecord>();
+        List<ImagePart>? parts = null;
+        while (await reader.ReadAsync(ct))
+        {
+            var id = reader.GetInt64(0);
+            if (images.Count == 0 || images[^1].Id != id)
+            {
+                parts = [];
+                images.Add(new ImageRecord(reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetBoolean(4), parts, Time(reader, 7))
+                {
+                    Id = id,
+                    Format = NullableString(reader, 5),
+                    Cmdline = NullableString(reader, 6),
+                });
+            }
+
+            if (!reader.IsDBNull(8))
+            {
+                parts!.Add(new ImagePart(reader.GetString(8), reader.GetString(9), reader.GetInt64(10)));
+            }
+        }
+
+        return images;
+    }
+
     public async ValueTask DisposeAsync()
     {
         queue.Writer.TryComplete();

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Heorot.Protocol;
+using Heorot.Protocol.Images;
 using Heorot.Protocol.Unix;
 
 namespace Heorot.Cli.Client;
@@ -168,6 +169,35 @@ internal sealed class HeorotClient : IDisposable
         return await response.Content.ReadFromJsonAsync<T>(WireJson.Options, cancellationToken) ?? throw new ClientException("the server sent an empty answer");
     }
 
+    /// <summary>Whether the server holds a blob this user may read (HEAD), so an upload can be skipped.</summary>
+    public async Task<bool> BlobExistsAsync(string digest, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Head, $"v1/blobs/{digest}");
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ClientException($"cannot reach the server at {Address}: {e.Message}");
+        }
+    }
+
+    /// <summary>Streams a file to <c>PUT /v1/blobs/DIGEST</c> (never whole in memory), reporting bytes sent.</summary>
+    public async Task<BlobUploadResponse> UploadBlobAsync(string digest, string path, Action<long>? progress, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"v1/blobs/{digest}")
+        {
+            Content = new StreamContent(new ProgressStream(file, progress), 1 << 20),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        request.Content.Headers.ContentLength = file.Length;
+        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        return await response.Content.ReadFromJsonAsync<BlobUploadResponse>(WireJson.Options, cancellationToken) ?? throw new ClientException("the server sent an empty answer");
+    }
+
     /// <summary>Streams a text response (logs, events) to a callback, chunk by chunk.</summary>
     public async Task StreamAsync(string path, Func<string, Task> onText, CancellationToken cancellationToken)
     {
@@ -218,5 +248,46 @@ internal sealed class HeorotClient : IDisposable
                 throw new ClientException($"{(int)response.StatusCode} {response.ReasonPhrase}: {text}", (int)response.StatusCode);
             }
         }
+    }
+}
+
+/// <summary>A read-only stream that reports how many bytes were read through it.</summary>
+internal sealed class ProgressStream(Stream inner, Action<long>? progress) : Stream
+{
+    private long total;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => inner.Length;
+
+    public override long Position { get => total; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        Count(await inner.ReadAsync(buffer, cancellationToken));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    private int Count(int read)
+    {
+        total += read;
+        progress?.Invoke(total);
+        return read;
     }
 }

@@ -12,7 +12,7 @@ namespace Heorot.Cli.Commands;
 /// The users' and operators' verbs against a running server: sub, stat, del, hold, resume, logs, nodes, node,
 /// events, queues, login, whoami. Every verb has <c>--json</c>; human output is aligned tables.
 /// </summary>
-internal static class UserCommands
+internal static partial class UserCommands
 {
     private static readonly Option<string?> ServerOption = new("--server") { Description = "Server address: http://HOST:PORT or unix:PATH (default: HEOROT_SERVER, the config file, then the local socket).", Recursive = true };
     private static readonly Option<bool> JsonOption = new("--json") { Description = "Print JSON for scripts.", Recursive = true };
@@ -23,7 +23,7 @@ internal static class UserCommands
     public static IEnumerable<Command> Create() =>
     [
         Sub(), Stat(), JobVerb("del", "Cancel jobs (yours; operators: any).", "cancel"), JobVerb("hold", "Hold waiting jobs.", "hold"),
-        JobVerb("resume", "Release held jobs.", "release"), Signal(), Resv(), Logs(), Nodes(), Node(), Events(), Queues(), Login(), WhoAmI(),
+        JobVerb("resume", "Release held jobs.", "release"), Signal(), Resv(), Logs(), Nodes(), Node(), Events(), Queues(), Login(), WhoAmI(), Image(),
         ShellCommand.Create(ServerOption),
     ];
 

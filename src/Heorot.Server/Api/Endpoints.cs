@@ -253,12 +253,12 @@ public static class Endpoints
         }).Accepts<SyncRequest>("application/json").Produces<SyncResponse>().ExcludeFromDescription();
     }
 
-    private static async Task<Caller> CallerAsync(HttpContext context, Authenticator authenticator) =>
+    internal static async Task<Caller> CallerAsync(HttpContext context, Authenticator authenticator) =>
         await authenticator.AuthenticateAsync(context)
         ?? throw new ApiException(401, "unauthenticated", "no valid credentials: use the local socket, or a token (heorot login)");
 
     /// <summary>Reads a JSON body strictly: the right content type, valid JSON, no unknown fields.</summary>
-    private static async Task<T> ReadAsync<T>(HttpContext context)
+    internal static async Task<T> ReadAsync<T>(HttpContext context)
         where T : class
     {
         if (context.Request.ContentType is not { } type || !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))

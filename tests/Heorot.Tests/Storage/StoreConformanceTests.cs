@@ -334,6 +334,88 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         var stored = await Store.ListJobsAsync(new JobFilter { Limit = 1000 }, TestContext.Current.CancellationToken);
         Assert.Equal(ids.Order(), stored.Select(j => j.Id));
     }
+
+    private static ImageRecord Image(string name, string version, string owner = "alice", bool isPublic = false, params ImagePart[] parts) =>
+        new(name, version, owner, isPublic, parts.Length == 0 ? [new ImagePart("disk", "sha256:" + new string('a', 64), 1024)] : parts, T0)
+        {
+            Format = "qcow2",
+        };
+
+    [Fact]
+    public async Task AddImageAsync_ThenGetImageAsync_ReturnsEveryFieldAndParts()
+    {
+        var kernel = new ImagePart("kernel", "sha256:" + new string('1', 64), 5_000_000_000);
+        var initrd = new ImagePart("initrd", "sha256:" + new string('2', 64), 7);
+        var image = new ImageRecord("guest", "1", "alice", true, [kernel, initrd], T0) { Cmdline = "console=ttyS0 quiet" };
+
+        var id = await Store.AddImageAsync(image, TestContext.Current.CancellationToken);
+        var stored = await Store.GetImageAsync("guest", "1", TestContext.Current.CancellationToken);
+
+        Assert.NotNull(stored);
+        Assert.Equal((id, "guest", "1", "alice", true, T0, (string?)null, "console=ttyS0 quiet"), (stored.Id, stored.Name, stored.Version, stored.Owner, stored.Public, stored.CreateTime, stored.Format, stored.Cmdline));
+        Assert.Equal([initrd, kernel], stored.Parts.OrderBy(p => p.Role, StringComparer.Ordinal));
+        Assert.Null(await Store.GetImageAsync("guest", "2", TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task AddImageAsync_DuplicateNameAndVersion_IsAConstraintErrorAndKeepsTheFirst()
+    {
+        await Store.AddImageAsync(Image("debian", "12", owner: "alice"), TestContext.Current.CancellationToken);
+
+        var error = await Assert.ThrowsAsync<StoreException>(() => Store.AddImageAsync(Image("debian", "12", owner: "bob"), TestContext.Current.CancellationToken));
+
+        Assert.Equal(StoreErrorCode.Constraint, error.Code);
+        Assert.Equal("alice", (await Store.GetImageAsync("debian", "12", TestContext.Current.CancellationToken))!.Owner);
+    }
+
+    [Fact]
+    public async Task ListImagesAsync_OrdersByNameThenAge_AndFiltersByName()
+    {
+        var b1 = await Store.AddImageAsync(Image("b", "1"), TestContext.Current.CancellationToken);
+        var a2 = await Store.AddImageAsync(Image("a", "2"), TestContext.Current.CancellationToken);
+        var a1 = await Store.AddImageAsync(Image("a", "1"), TestContext.Current.CancellationToken);
+
+        var all = await Store.ListImagesAsync(cancellationToken: TestContext.Current.CancellationToken);
+        var onlyA = await Store.ListImagesAsync("a", TestContext.Current.CancellationToken);
+
+        Assert.Equal([a2, a1, b1], all.Select(i => i.Id));
+        Assert.True(a1 > a2, "ids grow with every image added, so the newest version has the largest id");
+        Assert.Equal(["2", "1"], onlyA.Select(i => i.Version));
+        Assert.All(all, i => Assert.Single(i.Parts));
+        Assert.Empty(await Store.ListImagesAsync("c", TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task DeleteImageAsync_SharedBlob_IsUnreferencedOnlyWithItsLastImage()
+    {
+        var shared = new ImagePart("disk", "sha256:" + new string('5', 64), 10);
+        var own = new ImagePart("kernel", "sha256:" + new string('6', 64), 20);
+        await Store.AddImageAsync(Image("x", "1", parts: [shared, own]), TestContext.Current.CancellationToken);
+        await Store.AddImageAsync(Image("x", "2", parts: [shared]), TestContext.Current.CancellationToken);
+
+        var first = await Store.DeleteImageAsync("x", "1", TestContext.Current.CancellationToken);
+        var users = await Store.ListImagesByBlobAsync(shared.Digest, TestContext.Current.CancellationToken);
+        var second = await Store.DeleteImageAsync("x", "2", TestContext.Current.CancellationToken);
+
+        Assert.Equal([own.Digest], first!.UnreferencedDigests);
+        Assert.Equal("1", first.Image.Version);
+        Assert.Equal(["2"], users.Select(i => i.Version));
+        Assert.Equal([shared.Digest], second!.UnreferencedDigests);
+        Assert.Null(await Store.DeleteImageAsync("x", "2", TestContext.Current.CancellationToken));
+        Assert.Empty(await Store.ListImagesAsync(cancellationToken: TestContext.Current.CancellationToken));
+        Assert.Empty(await Store.ListImagesByBlobAsync(shared.Digest, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task Images_AfterReopen_AreStillThere()
+    {
+        await Store.AddImageAsync(Image("persist", "1", isPublic: true), TestContext.Current.CancellationToken);
+
+        await ReopenAsync();
+
+        var stored = await Store.GetImageAsync("persist", "1", TestContext.Current.CancellationToken);
+        Assert.True(stored is { Public: true, Format: "qcow2" });
+    }
 }
 
 public sealed class SqliteStoreConformanceTests : StoreConformanceTests
