@@ -114,7 +114,11 @@ public sealed partial class ImageCache : IDisposable
             DateTimeOffset? hit = null;
             lock (gate)
             {
-                ObjectDisposedException.ThrowIf(disposed, this);
+                if (disposed)
+                {
+                    throw new ImageCacheException(ImageCacheErrorCode.Closed, digest, "the image cache was closed", isTransient: false);
+                }
+
                 entries.TryGetValue(hex, out var entry);
                 if (entry is { Complete: true })
                 {
@@ -352,6 +356,10 @@ public sealed partial class ImageCache : IDisposable
         {
             await DownloadAsync(entry.Hex, digest, expectedSize, source, flight, flight.Cancel.Token);
             complete = true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImageCacheException(ImageCacheErrorCode.Storage, digest, $"the cache's disk failed for {digest}: {e.Message}", isTransient: true, e);
         }
         finally
         {

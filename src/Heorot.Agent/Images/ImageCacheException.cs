@@ -27,6 +27,9 @@ public enum ImageCacheErrorCode
     /// <summary>The transfer kept failing (network, server errors) after the bounded retries; the partial is kept for resume.</summary>
     Unavailable,
 
+    /// <summary>The cache's own files could not be read or written (disk full, permissions, another process holds the partial).</summary>
+    Storage,
+
     /// <summary>The cache is disposed.</summary>
     Closed,
 }

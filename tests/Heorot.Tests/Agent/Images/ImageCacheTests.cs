@@ -249,6 +249,45 @@ public sealed class ImageCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AcquireAsync_EveryCallerCancels_KeepsPartialAndNextCallResumes()
+    {
+        var content = BlobServer.Bytes(8 * MiB, seed: 7);
+        var digest = server.Add(content);
+        server.Throttle = TimeSpan.FromMilliseconds(5);
+        using var cache = Open(capacity: 16 * MiB);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        var started = new ThresholdProgress(2 * MiB);
+
+        var first = cache.AcquireAsync(digest, content.Length, server.BlobUri(digest), started, stop.Token);
+        await started.Reached.Task.WaitAsync(Cancel);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+
+        server.Throttle = TimeSpan.Zero;
+        await using var blob = await cache.AcquireAsync(digest, content.Length, server.BlobUri(digest), null, Cancel);
+
+        Assert.Equal(content, await File.ReadAllBytesAsync(blob.Path, Cancel));
+        var ranges = server.Requests.Select(r => r.Range).ToList();
+        Assert.Equal(2, ranges.Count);
+        Assert.Equal(string.Empty, ranges[0]);
+        var from = long.Parse(ranges[1]["bytes=".Length..^1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(from, 2 * MiB, content.Length - 1);
+        Assert.True(server.BytesServed < 2L * content.Length - (2 * MiB));
+    }
+
+    [Fact]
+    public async Task AcquireAsync_AfterDispose_ThrowsClosed()
+    {
+        var digest = Add(1);
+        var cache = Open(capacity: 4 * MiB);
+        cache.Dispose();
+
+        var error = await Assert.ThrowsAsync<ImageCacheException>(() => Acquire(cache, digest));
+
+        Assert.Equal(ImageCacheErrorCode.Closed, error.Code);
+    }
+
+    [Fact]
     public async Task AcquireAsync_BlobLargerThanCapacity_ThrowsTooLarge()
     {
         var content = BlobServer.Bytes(3 * MiB, seed: 6);
@@ -352,6 +391,20 @@ public sealed class ImageCacheTests : IAsyncLifetime
         public long Last => Interlocked.Read(ref last);
 
         public void Report(long value) => Interlocked.Exchange(ref last, value);
+    }
+
+    /// <summary>Completes <see cref="Reached"/> once the download holds at least the threshold.</summary>
+    private sealed class ThresholdProgress(long threshold) : IProgress<long>
+    {
+        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Report(long value)
+        {
+            if (value >= threshold)
+            {
+                Reached.TrySetResult();
+            }
+        }
     }
 
     /// <summary>A clock the test moves; timers (the cache's retry backoff) still run on real time.</summary>
