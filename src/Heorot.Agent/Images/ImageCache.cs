@@ -109,51 +109,7 @@ public sealed partial class ImageCache : IDisposable
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            Flight flight;
-            bool joined;
-            DateTimeOffset? hit = null;
-            lock (gate)
-            {
-                if (disposed)
-                {
-                    throw new ImageCacheException(ImageCacheErrorCode.Closed, digest, "the image cache was closed", isTransient: false);
-                }
-
-                entries.TryGetValue(hex, out var entry);
-                if (entry is { Complete: true })
-                {
-                    if (entry.Size != expectedSize)
-                    {
-                        throw new ImageCacheException(ImageCacheErrorCode.SizeMismatch, digest, $"{digest} is {entry.Size} bytes, not the expected {expectedSize}", isTransient: false);
-                    }
-
-                    entry.Leases++;
-                    entry.LastUsed = time.GetUtcNow();
-                    hit = entry.LastUsed;
-                }
-
-                if (hit != null)
-                {
-                    flight = null!;
-                    joined = false;
-                }
-                else
-                {
-                    flight = entry?.Flight ?? Start(hex, digest, entry, expectedSize, source);
-
-                    // A flight whose waiters all left is being cancelled: wait for it to end, then start afresh.
-                    joined = !flight.Cancel.IsCancellationRequested;
-                    if (joined)
-                    {
-                        flight.Waiters++;
-                        if (progress != null)
-                        {
-                            flight.Progress.Add(progress);
-                        }
-                    }
-                }
-            }
-
+            var (hit, joining, joined) = LeaseOrJoin(hex, digest, expectedSize, source, progress);
             if (hit is { } when)
             {
                 Touch(hex, when);
@@ -161,56 +117,95 @@ public sealed partial class ImageCache : IDisposable
                 return new CachedBlob(this, digest, Path.Combine(blobDirectory, hex), expectedSize);
             }
 
+            var flight = joining!;
+
             if (!joined)
             {
+                // A download whose waiters all left is being cancelled: let it end, then start afresh from its partial.
                 await flight.Task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).WaitAsync(cancellationToken);
                 continue;
             }
 
-            var left = false;
+            var abandon = false;
             try
             {
                 await flight.Task.WaitAsync(cancellationToken);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                lock (gate)
-                {
-                    left = true;
-                    if (progress != null)
-                    {
-                        flight.Progress.Remove(progress);
-                    }
-
-                    if (--flight.Waiters == 0 && !flight.Done)
-                    {
-                        flight.Cancel.Cancel();
-                    }
-                }
-
-                throw;
-            }
-            catch (OperationCanceledException e) when (closing.IsCancellationRequested)
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested && closing.IsCancellationRequested)
             {
                 throw new ImageCacheException(ImageCacheErrorCode.Closed, digest, "the image cache was closed", isTransient: false, e);
             }
             finally
             {
-                if (!left)
+                lock (gate)
                 {
-                    lock (gate)
+                    if (progress != null)
                     {
-                        if (progress != null)
-                        {
-                            flight.Progress.Remove(progress);
-                        }
-
-                        flight.Waiters--;
+                        flight.Progress.Remove(progress);
                     }
+
+                    abandon = --flight.Waiters == 0 && !flight.Done;
+                }
+
+                if (abandon)
+                {
+                    CancelFlight(flight);
                 }
             }
 
             // Downloaded and registered: the next turn takes the lease (the new blob is the most recently used).
+        }
+    }
+
+    /// <summary>Under the gate: a lease on a verified blob (its new last use), or the download to wait for (joined unless it is being cancelled).</summary>
+    private (DateTimeOffset? Hit, Flight? Flight, bool Joined) LeaseOrJoin(string hex, string digest, long expectedSize, Uri source, IProgress<long>? progress)
+    {
+        lock (gate)
+        {
+            if (disposed)
+            {
+                throw new ImageCacheException(ImageCacheErrorCode.Closed, digest, "the image cache was closed", isTransient: false);
+            }
+
+            entries.TryGetValue(hex, out var entry);
+            if (entry is { Complete: true })
+            {
+                if (entry.Size != expectedSize)
+                {
+                    throw new ImageCacheException(ImageCacheErrorCode.SizeMismatch, digest, $"{digest} is {entry.Size} bytes, not the expected {expectedSize}", isTransient: false);
+                }
+
+                entry.Leases++;
+                entry.LastUsed = time.GetUtcNow();
+                return (entry.LastUsed, null, false);
+            }
+
+            var flight = entry?.Flight ?? Start(hex, digest, entry, expectedSize, source);
+            if (flight.Cancel.IsCancellationRequested)
+            {
+                return (null, flight, false);
+            }
+
+            flight.Waiters++;
+            if (progress != null)
+            {
+                flight.Progress.Add(progress);
+            }
+
+            return (null, flight, true);
+        }
+    }
+
+    /// <summary>Outside the gate: cancellation runs the download's callbacks on this thread.</summary>
+    private static void CancelFlight(Flight flight)
+    {
+        try
+        {
+            flight.Cancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The download ended meanwhile: nothing to cancel.
         }
     }
 
