@@ -534,41 +534,37 @@ public sealed partial class ImageCache : IDisposable
         await using (body)
         {
             var filled = 0;
-            try
+            while (true)
             {
-                while (true)
+                int read;
+                try
                 {
-                    var read = await body.ReadAsync(buffer.AsMemory(filled, BufferSize - filled), cancellationToken);
-                    filled += read;
-                    if (have + filled > expectedSize)
-                    {
-                        Discard(file);
-                        throw new ImageCacheException(ImageCacheErrorCode.SizeMismatch, digest, $"the server sent more than the expected {expectedSize} bytes of {digest}; the partial download was deleted", isTransient: false);
-                    }
-
-                    if (read == 0 || filled == BufferSize)
-                    {
-                        await file.WriteAsync(buffer.AsMemory(0, filled), cancellationToken);
-                        hash.AppendData(buffer, 0, filled);
-                        have += filled;
-                        filled = 0;
-                        Report(flight, have);
-                    }
-
-                    if (read == 0)
-                    {
-                        break;
-                    }
+                    read = await body.ReadAsync(buffer.AsMemory(filled, BufferSize - filled), cancellationToken);
                 }
-            }
-            catch (Exception) when (filled > 0 && have + filled <= expectedSize && !cancellationToken.IsCancellationRequested)
-            {
-                // Keep every byte received before the interruption: the resume starts right after them.
-                await file.WriteAsync(buffer.AsMemory(0, filled), CancellationToken.None);
-                hash.AppendData(buffer, 0, filled);
-                have += filled;
-                Report(flight, have);
-                throw;
+                catch (Exception) when (filled > 0)
+                {
+                    // Keep every byte received before the interruption (or cancellation): the resume starts right after them.
+                    have = await PersistAsync(digest, file, hash, buffer, filled, have, flight);
+                    throw;
+                }
+
+                filled += read;
+                if (have + filled > expectedSize)
+                {
+                    Discard(file);
+                    throw new ImageCacheException(ImageCacheErrorCode.SizeMismatch, digest, $"the server sent more than the expected {expectedSize} bytes of {digest}; the partial download was deleted", isTransient: false);
+                }
+
+                if (read == 0 || filled == BufferSize)
+                {
+                    have = await PersistAsync(digest, file, hash, buffer, filled, have, flight);
+                    filled = 0;
+                }
+
+                if (read == 0)
+                {
+                    break;
+                }
             }
         }
 
@@ -577,6 +573,30 @@ public sealed partial class ImageCache : IDisposable
             throw new IOException($"the transfer ended at {have} of {expectedSize} bytes");
         }
 
+        return have;
+    }
+
+    /// <summary>
+    /// Appends the buffer to the partial and the hash; returns the bytes held. The write is not cancellable and a disk
+    /// failure is not retried in the call, so the running hash always covers exactly the partial's bytes (a later call
+    /// hashes the partial again from disk).
+    /// </summary>
+    private async Task<long> PersistAsync(string digest, FileStream file, IncrementalHash hash, byte[] buffer, int count, long have, Flight flight)
+    {
+        try
+        {
+            // The write runs on the thread pool while this thread hashes the same, unchanging buffer.
+            var write = file.WriteAsync(buffer.AsMemory(0, count), CancellationToken.None);
+            hash.AppendData(buffer, 0, count);
+            await write;
+        }
+        catch (IOException e)
+        {
+            throw new ImageCacheException(ImageCacheErrorCode.Storage, digest, $"could not write {digest} to the cache: {e.Message}", isTransient: true, e);
+        }
+
+        have += count;
+        Report(flight, have);
         return have;
     }
 

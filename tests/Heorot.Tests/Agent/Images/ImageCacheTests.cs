@@ -272,7 +272,6 @@ public sealed class ImageCacheTests : IAsyncLifetime
         Assert.Equal(string.Empty, ranges[0]);
         var from = long.Parse(ranges[1]["bytes=".Length..^1], System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(from, 2 * MiB, content.Length - 1);
-        Assert.True(server.BytesServed < 2L * content.Length - (2 * MiB));
     }
 
     [Fact]
