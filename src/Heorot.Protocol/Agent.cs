@@ -61,7 +61,41 @@ public sealed record JobSpec
     public int Cores { get; init; }
 
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>For a job in virtual machines: the image and every VM of the job; null for a job on the host.</summary>
+    public VmJobSpec? Vm { get; init; }
 }
+
+/// <summary>
+/// A job in virtual machines: the image's blobs (fetched through the agent's cache), and every VM of the job —
+/// the agent starts those placed on its node; the first VM runs the batch script.
+/// </summary>
+public sealed record VmJobSpec
+{
+    /// <summary>NAME:VERSION, for messages.</summary>
+    public string Image { get; init; } = string.Empty;
+
+    public Images.BlobView? Kernel { get; init; }
+
+    public Images.BlobView? Initrd { get; init; }
+
+    public Images.BlobView? Disk { get; init; }
+
+    /// <summary>The disk's format (qcow2 or raw).</summary>
+    public string? Format { get; init; }
+
+    public string? Cmdline { get; init; }
+
+    public IReadOnlyList<VmPlacement> Vms { get; init; } = [];
+
+    public IReadOnlyList<string> SshKeys { get; init; } = [];
+
+    /// <summary>The job's private network: a multicast group and port only its VMs share.</summary>
+    public string Network { get; init; } = string.Empty;
+}
+
+/// <summary>One VM of a job: its host name, physical node, private address, vCPUs and memory.</summary>
+public sealed record VmPlacement(string Name, string Node, string Address, int Cores, long MemoryMb);
 
 public sealed record Assignment(JobSpec Spec, DesiredAction Action);
 

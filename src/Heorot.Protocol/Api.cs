@@ -45,6 +45,15 @@ public sealed record SubmitRequest
     /// session on the first node ends (or the walltime does).
     /// </summary>
     public bool Interactive { get; init; }
+
+    /// <summary>Run the job in virtual machines booted from this image (NAME or NAME:VERSION).</summary>
+    public string? Image { get; init; }
+
+    /// <summary>With an image: how many VMs, spread over the job's nodes (default: one per node).</summary>
+    public int? VNodes { get; init; }
+
+    /// <summary>With an image: SSH public keys for the VMs' user (one per line, as in authorized_keys).</summary>
+    public IReadOnlyList<string>? SshKeys { get; init; }
 }
 
 public sealed record SubmitResponse(IReadOnlyList<long> Ids);

@@ -99,6 +99,7 @@ public sealed class HeorotServer : IAsyncDisposable
         var images = new ImageRegistry(store, new BlobStore(options.DataDirectory), TimeProvider.System);
         ImageEndpoints.Map(app, images, authenticator, options);
         await images.SweepAsync(options.OrphanBlobGrace, cancellationToken);
+        control.Images = images;
 
         await control.LoadAsync(cancellationToken);
         var server = new HeorotServer(app, store, control, socketPath) { Images = images };

@@ -73,4 +73,10 @@ public sealed record ServerOptions
 
     /// <summary>Largest array a submission may ask for.</summary>
     public int MaxArraySize { get; init; } = 10_000;
+
+    /// <summary>The most VMs one job may ask for (<c>--vnodes</c>).</summary>
+    public int MaxVmsPerJob { get; init; } = 256;
+
+    /// <summary>Memory of each VM when the job asked for none (MiB).</summary>
+    public long VmMemoryMb { get; init; } = 192;
 }

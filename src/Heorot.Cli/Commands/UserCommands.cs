@@ -42,10 +42,13 @@ internal static partial class UserCommands
         var onBehalf = new Option<string?>("--as") { Description = "Submit for another user (operators)." };
         var workdir = new Option<string?>("--workdir") { Description = "Working directory on the node (default: the user's home)." };
         var reservation = new Option<string?>("-r", "--reservation") { Description = "Advance reservation: start at this time ('YYYY-MM-DD HH:MM:SS' local, ISO 8601, or +SECONDS), on resources set aside now, or be refused." };
+        var image = new Option<string?>("--image") { Description = "Run the job in virtual machines booted from this image (NAME or NAME:VERSION; see heorot image list). Without a command the VMs stay up until the walltime." };
+        var vnodes = new Option<int?>("--vnodes") { Description = "With --image: how many VMs, spread over the job's nodes (default: one per node)." };
+        var sshKey = new Option<FileInfo[]>("--ssh-key") { Description = "With --image: a public key file for the VMs' user (default: ~/.ssh/*.pub).", AllowMultipleArgumentsPerToken = false };
         var interactive = new Option<bool>("-I", "--interactive") { Description = "Interactive job: wait until it starts, then open a shell on its first node; the job ends with the shell." };
         var command = new Command("sub", "Submit a job: heorot sub -l /nodes=2,walltime=0:10:00 -- COMMAND ARGS, or --script FILE.")
         {
-            from, script, array, idempotent, onBehalf, workdir, reservation, interactive,
+            from, script, array, idempotent, onBehalf, workdir, reservation, interactive, image, vnodes, sshKey,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction((parse, ct) => Guard(async () =>
@@ -65,7 +68,7 @@ internal static partial class UserCommands
             {
                 text = "#!/bin/sh\nexec " + string.Join(" ", TrailingCommand.Select(ShellQuote)) + "\n";
             }
-            else if (parse.GetValue(interactive))
+            else if (parse.GetValue(interactive) || parse.GetValue(image) != null)
             {
                 text = string.Empty;
             }
@@ -102,6 +105,9 @@ internal static partial class UserCommands
                 User = parse.GetValue(onBehalf),
                 WorkingDirectory = parse.GetValue(workdir),
                 Interactive = parse.GetValue(interactive),
+                Image = parse.GetValue(image),
+                VNodes = parse.GetValue(vnodes),
+                SshKeys = parse.GetValue(image) != null ? SshKeys(parse.GetValue(sshKey)) : null,
             }, ct);
             if (parse.GetValue(interactive))
             {
@@ -123,6 +129,27 @@ internal static partial class UserCommands
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The public keys of the files given, else of ~/.ssh/*.pub (none is fine: heorot ssh needs none).</summary>
+    private static List<string> SshKeys(FileInfo[]? files)
+    {
+        var chosen = files is { Length: > 0 } ? files.ToList()
+            : Directory.Exists(Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh"))
+                ? new DirectoryInfo(Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh")).GetFiles("*.pub").ToList()
+                : [];
+        var keys = new List<string>();
+        foreach (var file in chosen)
+        {
+            if (!file.Exists)
+            {
+                throw new ClientException($"--ssh-key: no such file: {file.FullName}");
+            }
+
+            keys.AddRange(File.ReadAllLines(file.FullName).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')));
+        }
+
+        return keys;
     }
 
     /// <summary><c>sub -I</c>: waits for the job to start (telling where it stands), then opens its shell.</summary>

@@ -316,6 +316,7 @@ public sealed partial class ControlPlane
                     Nodes = runtime.Nodes,
                     Cores = index >= 0 && index < runtime.Cores.Length ? runtime.Cores[index] : 0,
                     Environment = environment,
+                    Vm = job.Attributes.Vm is { } vm ? VmSpecOf(job, vm, runtime) : null,
                 },
                 action));
         }

@@ -160,6 +160,12 @@ public sealed partial class ControlPlane : IDisposable
             }
         }
 
+        var vm = await VmAttributesOfAsync(caller, submission, cancellationToken);
+        if (vm != null && submission.Script.Length == 0 && !submission.Interactive)
+        {
+            submission = submission with { Script = VmHoldScript };
+        }
+
         if (submission.Interactive)
         {
             if (submission.Array != null || submission.ReservationStart != null)
@@ -195,6 +201,7 @@ public sealed partial class ControlPlane : IDisposable
                 Environment = submission.Environment ?? new Dictionary<string, string>(),
                 ArrayIndex = submission.Array == null ? null : i,
                 Interactive = submission.Interactive,
+                Vm = vm,
             });
             jobs.Add(new NewJob(caller.User, submission.Project ?? caller.User, queue, canonical.ToString(), submission.Script, nameof(JobState.Waiting), now)
             {

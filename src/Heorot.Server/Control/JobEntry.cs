@@ -49,6 +49,29 @@ public sealed record JobAttributes
 
     /// <summary>An interactive job: it runs a placeholder and ends with its shell session.</summary>
     public bool Interactive { get; init; }
+
+    /// <summary>A job in virtual machines: the image as resolved at submission, and the VM count.</summary>
+    public VmAttributes? Vm { get; init; }
+}
+
+/// <summary>What a VM job keeps from its submission: the image's blobs are fixed then (a later version changes nothing).</summary>
+public sealed record VmAttributes
+{
+    public string Image { get; init; } = string.Empty;
+
+    public Protocol.Images.BlobView? Kernel { get; init; }
+
+    public Protocol.Images.BlobView? Initrd { get; init; }
+
+    public Protocol.Images.BlobView? Disk { get; init; }
+
+    public string? Format { get; init; }
+
+    public string? Cmdline { get; init; }
+
+    public int? VNodes { get; init; }
+
+    public IReadOnlyList<string> SshKeys { get; init; } = [];
 }
 
 /// <summary>An unfinished job as the control plane holds it in memory: the stored record, parsed once.</summary>
