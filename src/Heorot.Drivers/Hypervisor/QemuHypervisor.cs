@@ -67,22 +67,69 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
         return new HypervisorValidation(problems.Count == 0, Accelerator(), problems);
     }
 
-    /// <summary>"kvm" when /dev/kvm can be opened read-write and TCG is not forced, else "tcg".</summary>
-    public string Accelerator()
+    /// <summary>
+    /// "kvm" when KVM really works here, else "tcg". A /dev/kvm node alone proves nothing: in a microVM
+    /// without nested virtualisation it opens fine and QEMU then aborts ("failed to set MSR"). So the CPU
+    /// must advertise vmx/svm and one probe QEMU must get through machine set-up (once per process).
+    /// </summary>
+    public string Accelerator() => options.ForceTcg ? "tcg" : KvmWorks.Value ? "kvm" : "tcg";
+
+    private Lazy<bool> KvmWorks => kvmWorks ??= new Lazy<bool>(ProbeKvm);
+
+    private Lazy<bool>? kvmWorks;
+
+    private bool ProbeKvm()
     {
-        if (options.ForceTcg || !File.Exists("/dev/kvm"))
+        if (!File.Exists("/dev/kvm"))
         {
-            return "tcg";
+            return false;
         }
 
         try
         {
+            var flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) ?? string.Empty;
+            if (!flags.Split(' ').Any(f => f is "vmx" or "svm"))
+            {
+                return false;
+            }
+
             using var kvm = new FileStream("/dev/kvm", FileMode.Open, FileAccess.ReadWrite);
-            return "kvm";
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return "tcg";
+            return false;
+        }
+
+        var info = new ProcessStartInfo(options.QemuBinary)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "-accel", "kvm", "-M", "pc", "-m", "32", "-nodefaults", "-no-user-config", "-display", "none", "-S", "-qmp", "stdio" })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        try
+        {
+            using var probe = Process.Start(info)!;
+            probe.StandardInput.Write("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n");
+            probe.StandardInput.Close();
+            _ = probe.StandardOutput.ReadToEndAsync();
+            _ = probe.StandardError.ReadToEndAsync();
+            if (!probe.WaitForExit(TimeSpan.FromSeconds(10)))
+            {
+                probe.Kill();
+                return false;
+            }
+
+            return probe.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
         }
     }
 
