@@ -45,23 +45,24 @@ if [ -z "$KPKG" ]; then apt-get update >/dev/null; KPKG=$(kpkg); fi
 [ -n "$KPKG" ] || { echo "guest-build: cannot resolve linux-image-amd64" >&2; exit 1; }
 KVER=${KPKG#linux-image-}
 KDIR="$OUT/kernel-$KVER"
-if [ ! -s "$KDIR/vmlinux" ]; then
+[ -d "$KDIR/root" ] && rm -rf "$KDIR/root"   # layout of the first version of this script
+# Kept: the .deb (70 MB, so a changed module list needs no new download) and the extracted vmlinux.
+# The unpacked tree (~470 MB) lives only for the duration of a build.
+if [ ! -s "$KDIR/vmlinux" ] || ! ls "$KDIR"/"${KPKG}"_*.deb >/dev/null 2>&1; then
   rm -rf "$KDIR.tmp"; mkdir -p "$KDIR.tmp"
   (cd "$KDIR.tmp" && apt-get download "$KPKG" >/dev/null 2>&1)
   phase "kernel download"
-  dpkg-deb -x "$KDIR.tmp"/"${KPKG}"_*.deb "$KDIR.tmp/root"
-  depmod -b "$KDIR.tmp/root" "$KVER"
+  dpkg-deb --fsys-tarfile "$KDIR.tmp"/"${KPKG}"_*.deb | tar -x -C "$KDIR.tmp" --wildcards './boot/vmlinuz-*'
   # PVH boot of the uncompressed ELF skips ~3 s of in-guest xz decompression under TCG.
-  /usr/bin/python3 - "$KDIR.tmp/root/boot/vmlinuz-$KVER" "$KDIR.tmp/vmlinux" <<'PY'
+  /usr/bin/python3 - "$KDIR.tmp/boot/vmlinuz-$KVER" "$KDIR.tmp/vmlinux" <<'PY'
 import lzma, sys
 d = open(sys.argv[1], 'rb').read()
 i = d.find(b'\xfd7zXZ\x00')
 if i < 0: sys.exit('vmlinuz: no xz payload')
 open(sys.argv[2], 'wb').write(lzma.LZMADecompressor().decompress(d[i:]))
 PY
-  rm -f "$KDIR.tmp"/*.deb
-  rm -rf "$KDIR"; mv "$KDIR.tmp" "$KDIR"
-  phase "kernel unpack + vmlinux"
+  rm -rf "$KDIR.tmp/boot" "$KDIR"; mv "$KDIR.tmp" "$KDIR"
+  phase "kernel vmlinux"
 fi
 
 # --- initramfs -------------------------------------------------------------------------------------------
@@ -73,7 +74,12 @@ if [ -s "$OUT/manifest.json" ] && grep -q "\"stamp\": \"$STAMP\"" "$OUT/manifest
 fi
 
 R=$(mktemp -d)
-trap 'rm -rf "$R"' EXIT
+KROOT=$(mktemp -d)
+trap 'rm -rf "$R" "$KROOT"' EXIT
+# Only the modules tree is unpacked, into a throwaway directory.
+dpkg-deb --fsys-tarfile "$KDIR"/"${KPKG}"_*.deb | tar -x -C "$KROOT" --wildcards './lib/modules/*'
+depmod -b "$KROOT" "$KVER"
+phase "kernel modules unpacked"
 mkdir -p "$R"/{bin,sbin,etc/acpi/PWRF,proc,sys,dev,tmp,run,root,home,lib/modules,usr/share/udhcpc,var/run,var/log}
 chmod 0755 "$R"; chmod 1777 "$R/tmp"
 cp /bin/busybox "$R/bin/busybox"
@@ -86,13 +92,13 @@ add() {
   local m=$1 d
   case "$seen" in *" $m "*) return;; esac
   seen="$seen$m "
-  for d in $(modinfo -b "$KDIR/root" -k "$KVER" -F depends "$m" 2>/dev/null | tr ',' ' '); do add "$d"; done
+  for d in $(modinfo -b "$KROOT" -k "$KVER" -F depends "$m" 2>/dev/null | tr ',' ' '); do add "$d"; done
   ORDER+=("$m")
 }
 for m in $WANT; do add "$m"; done
 : > "$R/lib/modules/order"
 for m in "${ORDER[@]}"; do
-  f=$(modinfo -b "$KDIR/root" -k "$KVER" -n "$m" 2>/dev/null || true)
+  f=$(modinfo -b "$KROOT" -k "$KVER" -n "$m" 2>/dev/null || true)
   case "$f" in
     ""|"(builtin)") continue;;
     *.ko) cp "$f" "$R/lib/modules/$m.ko";;
