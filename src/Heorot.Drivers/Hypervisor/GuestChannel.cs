@@ -83,12 +83,15 @@ public sealed partial class GuestChannel : IAsyncDisposable
     /// <summary>
     /// Runs <paramref name="command"/> (argv, no shell) in the guest as <paramref name="user"/> (default: the
     /// seed's first user) in its home directory with <paramref name="environment"/> added, stdin empty.
-    /// Cancelling abandons the request and breaks this channel (reconnect to continue).
+    /// With <paramref name="timeout"/> (whole seconds, rounded up) the guest kills the command with SIGKILL
+    /// when it runs longer (exit code 137) and the channel stays usable. Cancelling abandons the request and
+    /// breaks this channel (reconnect to continue); without a timeout the guest keeps running the command.
     /// </summary>
     public async Task<GuestCommandResult> RunAsync(
         IReadOnlyList<string> command,
         IReadOnlyDictionary<string, string>? environment = null,
         string? user = null,
+        TimeSpan? timeout = null,
         CancellationToken cancellationToken = default)
     {
         if (command.Count == 0)
@@ -111,7 +114,9 @@ public sealed partial class GuestChannel : IAsyncDisposable
         }
 
         var request = new StringBuilder();
-        request.Append(user ?? "-").Append(' ').Append(env.Count.ToString(CultureInfo.InvariantCulture));
+        var seconds = timeout is { } t ? Math.Max(1, (long)Math.Ceiling(t.TotalSeconds)) : 0;
+        request.Append(user ?? "-").Append(' ').Append(seconds.ToString(CultureInfo.InvariantCulture))
+            .Append(' ').Append(env.Count.ToString(CultureInfo.InvariantCulture));
         foreach (var (name, value) in env)
         {
             request.Append(' ').Append(Token(name + "=" + value));

@@ -93,6 +93,10 @@ public sealed class GuestChannelTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(string.Concat(Enumerable.Range(1, 20000).Select(i => i + "\n")), big.StdoutText);
         output.WriteLine($"commands done after {clock.Elapsed.TotalSeconds:0.00} s");
 
+        var slow = await channel.RunAsync(["sh", "-c", "echo started; sleep 60"], timeout: TimeSpan.FromSeconds(1), cancellationToken: Ct);
+        Assert.Equal((137, "started\n"), (slow.ExitCode, slow.StdoutText));
+        Assert.Equal("still here\n", (await channel.RunAsync(["echo", "still here"], cancellationToken: Ct)).StdoutText);
+
         await hypervisor.KillAsync(vm, Ct);
     }
 
