@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Build Heorot's tiny test guest: an uncompressed Debian kernel (vmlinux, for PVH boot) and a busybox
+# initramfs whose /init reads a cloud-init NoCloud seed, brings up the network, prints
+# "HEOROT-READY <hostname>" on the serial console and serves the host agent's command channel
+# (virtio-serial port org.heorot.agent). See docs/guest.md.
+#
+# usage: scripts/guest/build.sh [OUTDIR]      OUTDIR defaults to $HEOROT_GUEST_DIR, else ~/.cache/heorot/guest
+# Idempotent: a second run with the same script and kernel package does nothing. Installs the host tools it
+# needs (Debian packages); the kernel package is only downloaded and unpacked, never installed.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=${1:-${HEOROT_GUEST_DIR:-$HOME/.cache/heorot/guest}}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+t0=$(cut -d' ' -f1 /proc/uptime)
+phase() { printf 'guest-build: %-28s %6.2fs\n' "$1" "$(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN{print b-a}')"; }
+
+# One build at a time per output directory (tests and scripts may race for it).
+exec 9>"$OUT/.lock"
+flock 9
+
+# --- host tools ------------------------------------------------------------------------------------------
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v qemu-img >/dev/null || need+=(qemu-utils)
+[ -x /bin/busybox ] && /bin/busybox --list | grep -qx su || need+=(busybox-static)
+command -v cpio >/dev/null || need+=(cpio)
+command -v mkfs.vfat >/dev/null || need+=(dosfstools)
+command -v mcopy >/dev/null || need+=(mtools)
+command -v depmod >/dev/null || need+=(kmod)
+[ -x /usr/bin/python3 ] || need+=(python3-minimal)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "guest-build: installing ${need[*]}"
+  apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${need[@]}" >/dev/null \
+    || { apt-get update >/dev/null && apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${need[@]}" >/dev/null; }
+fi
+phase "host tools"
+
+# --- kernel ----------------------------------------------------------------------------------------------
+kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
+KPKG=$(kpkg)
+if [ -z "$KPKG" ]; then apt-get update >/dev/null; KPKG=$(kpkg); fi
+[ -n "$KPKG" ] || { echo "guest-build: cannot resolve linux-image-amd64" >&2; exit 1; }
+KVER=${KPKG#linux-image-}
+KDIR="$OUT/kernel-$KVER"
+[ -d "$KDIR/root" ] && rm -rf "$KDIR/root"   # layout of the first version of this script
+# Kept: the .deb (70 MB, so a changed module list needs no new download) and the extracted vmlinux.
+# The unpacked tree (~470 MB) lives only for the duration of a build.
+if [ ! -s "$KDIR/vmlinux" ] || ! ls "$KDIR"/"${KPKG}"_*.deb >/dev/null 2>&1; then
+  rm -rf "$KDIR.tmp"; mkdir -p "$KDIR.tmp"
+  (cd "$KDIR.tmp" && apt-get download "$KPKG" >/dev/null 2>&1)
+  phase "kernel download"
+  dpkg-deb --fsys-tarfile "$KDIR.tmp"/"${KPKG}"_*.deb | tar -x -C "$KDIR.tmp" --wildcards './boot/vmlinuz-*'
+  # PVH boot of the uncompressed ELF skips ~3 s of in-guest xz decompression under TCG.
+  /usr/bin/python3 - "$KDIR.tmp/boot/vmlinuz-$KVER" "$KDIR.tmp/vmlinux" <<'PY'
+import lzma, sys
+d = open(sys.argv[1], 'rb').read()
+i = d.find(b'\xfd7zXZ\x00')
+if i < 0: sys.exit('vmlinuz: no xz payload')
+open(sys.argv[2], 'wb').write(lzma.LZMADecompressor().decompress(d[i:]))
+PY
+  rm -rf "$KDIR.tmp/boot" "$KDIR"; mv "$KDIR.tmp" "$KDIR"
+  phase "kernel vmlinux"
+fi
+
+# --- initramfs -------------------------------------------------------------------------------------------
+STAMP=$(cat "$HERE/build.sh" "$HERE/init" "$HERE/heorot-agent" "$HERE/heorot-exec" "$HERE/seed.awk" /bin/busybox | sha256sum | cut -c1-16)-$KVER
+if [ -s "$OUT/manifest.json" ] && grep -q "\"stamp\": \"$STAMP\"" "$OUT/manifest.json" \
+   && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/initramfs.cpio.gz" ]; then
+  phase "up to date ($STAMP)"
+  exit 0
+fi
+
+R=$(mktemp -d)
+KROOT=$(mktemp -d)
+trap 'rm -rf "$R" "$KROOT"' EXIT
+# Only the modules tree is unpacked, into a throwaway directory.
+dpkg-deb --fsys-tarfile "$KDIR"/"${KPKG}"_*.deb | tar -x -C "$KROOT" --wildcards './lib/modules/*'
+depmod -b "$KROOT" "$KVER"
+phase "kernel modules unpacked"
+mkdir -p "$R"/{bin,sbin,etc/acpi/PWRF,proc,sys,dev,tmp,run,root,home,lib/modules,usr/share/udhcpc,var/run,var/log}
+chmod 0755 "$R"; chmod 1777 "$R/tmp"
+cp /bin/busybox "$R/bin/busybox"
+
+# Modules in dependency order (virtio_ring before virtio, and so on), resolved from modinfo.
+WANT="virtio_pci virtio_net virtio_blk virtio_console button evdev vfat nls_cp437 nls_utf8 nls_ascii nls_iso8859-1 isofs"
+ORDER=()
+seen=" "
+add() {
+  local m=$1 d
+  case "$seen" in *" $m "*) return;; esac
+  seen="$seen$m "
+  for d in $(modinfo -b "$KROOT" -k "$KVER" -F depends "$m" 2>/dev/null | tr ',' ' '); do add "$d"; done
+  ORDER+=("$m")
+}
+for m in $WANT; do add "$m"; done
+: > "$R/lib/modules/order"
+for m in "${ORDER[@]}"; do
+  f=$(modinfo -b "$KROOT" -k "$KVER" -n "$m" 2>/dev/null || true)
+  case "$f" in
+    ""|"(builtin)") continue;;
+    *.ko) cp "$f" "$R/lib/modules/$m.ko";;
+    *.ko.xz) xz -dc "$f" > "$R/lib/modules/$m.ko";;
+    *.ko.zst) zstd -dcq "$f" > "$R/lib/modules/$m.ko";;
+    *) echo "guest-build: unexpected module file $f" >&2; exit 1;;
+  esac
+  echo "$m" >> "$R/lib/modules/order"
+done
+
+install -m 0755 "$HERE/init" "$R/init"
+install -m 0755 "$HERE/heorot-agent" "$R/bin/heorot-agent"
+install -m 0755 "$HERE/heorot-exec" "$R/bin/heorot-exec"
+install -m 0644 "$HERE/seed.awk" "$R/etc/heorot-seed.awk"
+(cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc 2>/dev/null | gzip -1) > "$OUT/initramfs.cpio.gz.tmp"
+mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
+ln -f "$KDIR/vmlinux" "$OUT/vmlinux" 2>/dev/null || cp "$KDIR/vmlinux" "$OUT/vmlinux"
+phase "initramfs"
+
+cat > "$OUT/manifest.json.tmp" <<JSON
+{
+  "stamp": "$STAMP",
+  "kernelPackage": "$KPKG",
+  "kernelVersion": "$KVER",
+  "kernel": "vmlinux",
+  "kernelSha256": "$(sha256sum "$OUT/vmlinux" | cut -d' ' -f1)",
+  "initrd": "initramfs.cpio.gz",
+  "initrdSha256": "$(sha256sum "$OUT/initramfs.cpio.gz" | cut -d' ' -f1)",
+  "modules": "$(tr '\n' ' ' < "$R/lib/modules/order" | sed 's/ $//')",
+  "agentPort": "org.heorot.agent",
+  "readyLine": "HEOROT-READY",
+  "cmdline": "console=ttyS0 quiet panic=-1 no_timer_check"
+}
+JSON
+mv "$OUT/manifest.json.tmp" "$OUT/manifest.json"
+phase "done -> $OUT"

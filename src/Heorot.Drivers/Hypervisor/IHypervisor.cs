@@ -1,0 +1,137 @@
+namespace Heorot.Drivers.Hypervisor;
+
+/// <summary>
+/// Runs virtual machines on this host. Every operation is idempotent: starting a VM that already runs under
+/// the same name returns it, stopping a stopped VM succeeds, and <see cref="CleanupAsync"/> may be called any
+/// number of times. A VM is identified by its run directory, which holds everything needed to find it again
+/// after the caller restarts (<see cref="AttachAsync"/>).
+/// </summary>
+public interface IHypervisor
+{
+    /// <summary>Cheap checks (binaries present, accelerator) without starting anything.</summary>
+    HypervisorValidation Validate();
+
+    /// <summary>Starts the VM, or returns it when a VM of that name already runs from that run directory.</summary>
+    Task<VmHandle> StartAsync(VmSpec spec, CancellationToken cancellationToken = default);
+
+    Task<VmStatus> StatusAsync(VmHandle vm, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Presses the ACPI power button and waits up to <paramref name="timeout"/> for the VM to stop.
+    /// Returns true when it stopped (or was already stopped), false when it still runs after the timeout.
+    /// </summary>
+    Task<bool> PowerdownAsync(VmHandle vm, TimeSpan timeout, CancellationToken cancellationToken = default);
+
+    /// <summary>Stops the VM at once through the monitor (no guest shutdown); falls back to a kill.</summary>
+    Task QuitAsync(VmHandle vm, CancellationToken cancellationToken = default);
+
+    /// <summary>Kills the VM's process (SIGKILL) and waits until it is gone.</summary>
+    Task KillAsync(VmHandle vm, CancellationToken cancellationToken = default);
+
+    /// <summary>Finds a running VM from its run directory (after a restart of the caller); null when none runs.</summary>
+    Task<VmHandle?> AttachAsync(string runDirectory, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Ensures nothing of the VM remains: no process, no run directory, no console log it wrote elsewhere.
+    /// Disk images and seeds given in the spec belong to the caller and are left alone.
+    /// </summary>
+    Task CleanupAsync(string runDirectory, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Outcome of <see cref="IHypervisor.Validate"/>: usable or not, and why.</summary>
+public sealed record HypervisorValidation(bool IsUsable, string Accelerator, IReadOnlyList<string> Problems);
+
+public enum VmState
+{
+    /// <summary>No process: never started, stopped, killed or cleaned up.</summary>
+    Stopped,
+
+    /// <summary>The process runs and the monitor reports the CPUs running.</summary>
+    Running,
+
+    /// <summary>The process runs but the CPUs are paused (or the monitor reports another non-running state).</summary>
+    Paused,
+
+    /// <summary>The process runs but its monitor does not answer (starting or wedged).</summary>
+    Unresponsive,
+}
+
+public sealed record VmStatus(VmState State, string? Detail = null);
+
+/// <summary>A started VM: enough to reach it again. Sockets live in the run directory.</summary>
+public sealed record VmHandle(string Name, string RunDirectory, int Pid, string ConsoleLogPath)
+{
+    public string QmpSocketPath => Path.Combine(RunDirectory, QemuHypervisor.QmpSocketName);
+
+    public string SerialSocketPath => Path.Combine(RunDirectory, QemuHypervisor.SerialSocketName);
+
+    /// <summary>The host end of the guest command channel (see <see cref="GuestChannel"/>).</summary>
+    public string AgentSocketPath => Path.Combine(RunDirectory, QemuHypervisor.AgentSocketName);
+}
+
+/// <summary>What to run. Either <see cref="Kernel"/> (direct/PVH boot) or <see cref="BootDisk"/> must be set.</summary>
+public sealed record VmSpec
+{
+    /// <summary>Letters, digits, '.', '_' and '-' (at most 63); the VM's identity together with the run directory.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Holds the pid file, monitor and channel sockets; keep it short (Unix socket paths are limited to 107 bytes).</summary>
+    public required string RunDirectory { get; init; }
+
+    public string? Kernel { get; init; }
+
+    public string? Initrd { get; init; }
+
+    public string? KernelCommandLine { get; init; }
+
+    /// <summary>Boot from this disk image (firmware boot) instead of a kernel.</summary>
+    public VmDisk? BootDisk { get; init; }
+
+    public int Cores { get; init; } = 1;
+
+    public int MemoryMiB { get; init; } = 128;
+
+    /// <summary>Extra disks, typically per-job qcow2 overlays (see <see cref="QemuImg"/>).</summary>
+    public IReadOnlyList<VmDisk> Disks { get; init; } = [];
+
+    /// <summary>A NoCloud seed volume (see <see cref="CloudInitSeed"/>), attached read-only.</summary>
+    public string? SeedPath { get; init; }
+
+    public VmNetwork Network { get; init; } = VmNetwork.User();
+
+    /// <summary>Serial console log; defaults to console.log in the run directory.</summary>
+    public string? ConsoleLogPath { get; init; }
+
+    /// <summary>Adds the virtio-serial port org.heorot.agent for <see cref="GuestChannel"/>.</summary>
+    public bool AgentChannel { get; init; } = true;
+}
+
+public sealed record VmDisk(string Path, string Format = "qcow2", bool ReadOnly = false);
+
+public enum VmNetworkMode
+{
+    None,
+
+    /// <summary>User-mode (SLIRP) networking with optional host port forwards; guests cannot reach each other.</summary>
+    User,
+
+    /// <summary>A multicast socket shared by the guests of one virtual LAN.</summary>
+    Multicast,
+
+    /// <summary>An existing tap device (for a bridge, possibly inside a network namespace).</summary>
+    Tap,
+}
+
+public sealed record PortForward(int HostPort, int GuestPort, string Protocol = "tcp", string HostAddress = "127.0.0.1");
+
+public sealed record VmNetwork(VmNetworkMode Mode, IReadOnlyList<PortForward> Forwards, string? Target = null, string? MacAddress = null)
+{
+    public static VmNetwork None() => new(VmNetworkMode.None, []);
+
+    public static VmNetwork User(params PortForward[] forwards) => new(VmNetworkMode.User, forwards);
+
+    /// <summary><paramref name="group"/> is "address:port", for example 239.192.0.1:12345.</summary>
+    public static VmNetwork Multicast(string group, string? macAddress = null) => new(VmNetworkMode.Multicast, [], group, macAddress);
+
+    public static VmNetwork Tap(string device, string? macAddress = null) => new(VmNetworkMode.Tap, [], device, macAddress);
+}

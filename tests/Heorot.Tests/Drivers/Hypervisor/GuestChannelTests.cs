@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using Heorot.Drivers.Hypervisor;
+
+namespace Heorot.Tests.Drivers.Hypervisor;
+
+/// <summary>
+/// Boots the real guest once with a NoCloud seed and a qcow2 overlay disk, then drives it through the
+/// command channel: identity, hostname and /etc/hosts must come from the seed.
+/// </summary>
+public sealed class GuestChannelTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHeorotTestKeyOnly alice@heorot";
+    private readonly string root = Directory.CreateTempSubdirectory("hvg-").FullName;
+    private readonly QemuHypervisor hypervisor = new();
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static readonly CloudInitUserData UserData = new(
+        "seeded-host",
+        [new CloudInitUser("alice", [Key])],
+        [new HostsEntry("10.0.2.15", ["seeded-host", "seeded-host.heorot"]), new HostsEntry("10.0.2.100", ["peer1"])]);
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        await hypervisor.CleanupAsync(Path.Combine(root, "run"), CancellationToken.None);
+        Directory.Delete(root, recursive: true);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task RunAsync_SeededGuest_RunsAsSeedUserWithSeedHostnameAndHosts()
+    {
+        var guest = await GuestImage.EnsureAsync();
+        var seed = await CloudInitSeed.BuildAsync(root, new CloudInitMetaData("iid-chan1", "meta-name"), UserData, Ct);
+        var baseImage = Path.Combine(root, "base.qcow2");
+        var created = await ProcessRunner.RunAsync("qemu-img", ["create", "-q", "-f", "qcow2", baseImage, "64M"], Ct);
+        Assert.Equal(0, created.ExitCode);
+        var overlay = Path.Combine(root, "job.qcow2");
+        await QemuImg.CreateOverlayAsync(baseImage, overlay, "qcow2", Ct);
+
+        var clock = Stopwatch.StartNew();
+        var vm = await hypervisor.StartAsync(
+            new VmSpec
+            {
+                Name = "chan1",
+                RunDirectory = Path.Combine(root, "run"),
+                Kernel = guest.Kernel,
+                Initrd = guest.Initrd,
+                SeedPath = seed,
+                Disks = [new VmDisk(overlay)],
+            },
+            Ct);
+        var ready = await GuestChannel.WaitReadyAsync(vm.ConsoleLogPath, TimeSpan.FromSeconds(90), () => QemuHypervisor.IsAlive(vm.Pid, vm.RunDirectory), cancellationToken: Ct);
+        output.WriteLine($"HEOROT-READY after {clock.Elapsed.TotalSeconds:0.00} s: {ready.Line}");
+        Assert.Equal("seeded-host", ready.Hostname);
+
+        await using var channel = await GuestChannel.ConnectAsync(vm.AgentSocketPath, Ct);
+        await channel.PingAsync(Ct);
+        output.WriteLine($"channel answered after {clock.Elapsed.TotalSeconds:0.00} s");
+
+        var hostname = await channel.RunAsync(["hostname"], cancellationToken: Ct);
+        Assert.Equal((0, "seeded-host\n"), (hostname.ExitCode, hostname.StdoutText));
+
+        var id = await channel.RunAsync(["id", "-un"], cancellationToken: Ct);
+        Assert.Equal("alice\n", id.StdoutText);
+
+        var hosts = await channel.RunAsync(["cat", "/etc/hosts"], cancellationToken: Ct);
+        Assert.Equal(string.Join('\n', CloudInitSeed.HostsLines(UserData)) + "\n", hosts.StdoutText);
+
+        var keys = await channel.RunAsync(["cat", ".ssh/authorized_keys"], cancellationToken: Ct);
+        Assert.Equal(Key + "\n", keys.StdoutText);
+
+        // Arguments and environment reach the command byte for byte: nothing passes through a shell.
+        var tricky = await channel.RunAsync(
+            ["sh", "-c", "printf '%s|' \"$@\"; echo \"$GREETING\" >&2; exit 7", "sh", "a b", "", "'q' $(id)", "-c"],
+            new Dictionary<string, string> { ["GREETING"] = "hi; $(reboot) `x`" },
+            cancellationToken: Ct);
+        Assert.Equal(7, tricky.ExitCode);
+        Assert.Equal("a b||'q' $(id)|-c|", tricky.StdoutText);
+        Assert.Equal("hi; $(reboot) `x`\n", tricky.StderrText);
+
+        var asRoot = await channel.RunAsync(["id", "-u"], user: "root", cancellationToken: Ct);
+        Assert.Equal("0\n", asRoot.StdoutText);
+
+        var unknown = await Assert.ThrowsAsync<HypervisorException>(() => channel.RunAsync(["true"], user: "mallory", cancellationToken: Ct));
+        Assert.Equal(HypervisorErrorCode.ChannelFailed, unknown.Code);
+
+        // The overlay is the first disk (the seed follows it): 64 MiB = 131072 sectors.
+        var disk = await channel.RunAsync(["cat", "/sys/block/vda/size"], cancellationToken: Ct);
+        Assert.Equal("131072\n", disk.StdoutText);
+
+        var big = await channel.RunAsync(["sh", "-c", "seq 1 20000"], cancellationToken: Ct);
+        Assert.Equal(string.Concat(Enumerable.Range(1, 20000).Select(i => i + "\n")), big.StdoutText);
+        output.WriteLine($"commands done after {clock.Elapsed.TotalSeconds:0.00} s");
+
+        var slow = await channel.RunAsync(["sh", "-c", "echo started; sleep 60"], timeout: TimeSpan.FromSeconds(1), cancellationToken: Ct);
+        Assert.Equal((137, "started\n"), (slow.ExitCode, slow.StdoutText));
+        Assert.Equal("still here\n", (await channel.RunAsync(["echo", "still here"], cancellationToken: Ct)).StdoutText);
+
+        await hypervisor.KillAsync(vm, Ct);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task WaitReadyAsync_VmWithoutReadiness_FailsWithConsoleTail()
+    {
+        var log = Path.Combine(root, "console.log");
+        await File.WriteAllTextAsync(log, "booting...\nKernel panic - not syncing\n", Ct);
+
+        var e = await Assert.ThrowsAsync<GuestNotReadyException>(() => GuestChannel.WaitReadyAsync(log, TimeSpan.FromMilliseconds(200), cancellationToken: Ct));
+
+        Assert.Contains("Kernel panic", e.ConsoleTail, StringComparison.Ordinal);
+        Assert.Contains("Kernel panic", e.Message, StringComparison.Ordinal);
+        Assert.Equal(HypervisorErrorCode.GuestNotReady, e.Code);
+    }
+}
