@@ -35,6 +35,24 @@ public sealed record AgentOptions
     /// <summary>Largest piece of output sent per stream and sync.</summary>
     public int MaxLogChunk { get; init; } = 256 * 1024;
 
+    /// <summary>Image cache (VM jobs); null: STATE/images.</summary>
+    public string? ImageCacheDirectory { get; init; }
+
+    /// <summary>Bytes the image cache may hold.</summary>
+    public long ImageCacheBytes { get; init; } = 20L << 30;
+
+    /// <summary>How long a VM may take to report ready before its job fails with the console log.</summary>
+    public TimeSpan VmReadyTimeout { get; init; } = TimeSpan.FromSeconds(180);
+
+    /// <summary>How long a VM gets to power down gracefully at the end of its job, before quit and kill.</summary>
+    public TimeSpan VmPowerdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Over-commit limit: VMs one job may place on this node.</summary>
+    public int MaxVmsPerNode { get; init; } = 32;
+
+    /// <summary>The command that runs this program (for helper processes such as vm-exec); null: not known.</summary>
+    public IReadOnlyList<string>? SelfCommand { get; init; }
+
     public static int DetectCores() => Environment.ProcessorCount;
 
     public static long DetectMemoryMb()

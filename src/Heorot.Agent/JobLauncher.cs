@@ -136,6 +136,44 @@ public sealed class JobLauncher
         return process.Id;
     }
 
+    /// <summary>
+    /// Starts a trusted helper of the agent's own (a VM job's <c>vm-exec</c>) as the job's process: in the job's
+    /// cgroup, with the same wrapper (exit file, output files), as the agent's user. The user's code runs in the VM.
+    /// </summary>
+    public int StartHost(JobSpec spec, LocalJobPaths paths, IReadOnlyList<string> command, Action exited)
+    {
+        Directory.CreateDirectory(paths.WorkDirectory);
+        File.WriteAllText(paths.Script, spec.Script.Length == 0 ? "#!/bin/sh\n" : spec.Script);
+        File.WriteAllLines(paths.NodeFile, spec.Nodes);
+        var cgroup = CgroupOf(paths);
+        if (cgroup != null)
+        {
+            try
+            {
+                Directory.CreateDirectory(cgroup);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                cgroup = null;
+            }
+        }
+
+        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = "/" };
+        foreach (var argument in new[] { "-c", Wrapper, "heorot-job-" + paths.Key, cgroup ?? string.Empty, paths.ExitFile, paths.Stdout, paths.Stderr, paths.WorkDirectory, "/usr/bin/setsid" }.Concat(command))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        process.Exited += (_, _) =>
+        {
+            process.Dispose();
+            exited();
+        };
+        process.Start();
+        return process.Id;
+    }
+
     // $1 cgroup dir (or empty), $2 terminal, $3 working directory, then the command: the shell joins the job's
     // cgroup (so it dies with the job), starts a session whose controlling terminal is the pty, as the user.
     private const string SessionWrapper = """

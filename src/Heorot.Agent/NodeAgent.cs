@@ -4,7 +4,10 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Heorot.Agent.Images;
 using Heorot.Agent.Sessions;
+using Heorot.Agent.Vms;
+using Heorot.Drivers.Hypervisor;
 using Heorot.Protocol;
 using Heorot.Protocol.Hooks;
 using Heorot.Protocol.Sessions;
@@ -28,6 +31,7 @@ public sealed class NodeAgent : IDisposable
     private readonly Dictionary<JobAttempt, LogOffsets> offsets = [];
     private readonly HashSet<long> signalsDone = [];
     private readonly HashSet<string> sessionsStarted = [];
+    private readonly Lazy<VmRunner> vms;
     private CancellationToken stopping;
     private readonly DateTimeOffset started = DateTimeOffset.UtcNow;
     private readonly Action<string> log;
@@ -51,6 +55,11 @@ public sealed class NodeAgent : IDisposable
         };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Agent", options.Secret);
         launcher = new JobLauncher(options.Name);
+        vms = new Lazy<VmRunner>(() => new VmRunner(
+            options,
+            new QemuHypervisor(),
+            new ImageCache(options.ImageCacheDirectory ?? Path.Combine(options.StateDirectory, "images"), options.ImageCacheBytes, http, TimeProvider.System),
+            this.log));
         Directory.CreateDirectory(Path.Combine(options.StateDirectory, "jobs"));
         Directory.CreateDirectory(Path.Combine(options.StateDirectory, "work"));
     }
@@ -156,6 +165,21 @@ public sealed class NodeAgent : IDisposable
             else if (record.Phase == AgentPhase.Cleaning)
             {
                 Step(key, () => CleanupAsync(key));
+            }
+            else if (record.Spec.Vm is { } vm && record.Phase is AgentPhase.Prepared or AgentPhase.Running or AgentPhase.Exited)
+            {
+                // The VMs outlived the agent: their image is leased again so the cache never evicts it under them.
+                _ = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await vms.Value.AcquireAsync(key, vm, CancellationToken.None);
+                    }
+                    catch (ImageCacheException e)
+                    {
+                        log($"job {key.JobId}: cannot lease its image again: {e.Message}");
+                    }
+                });
             }
         }
     }
@@ -378,7 +402,16 @@ public sealed class NodeAgent : IDisposable
             return;
         }
 
-        if (launcher.Check(record.Spec, out _) is { } problem)
+        if (record.Spec.Vm != null)
+        {
+            // The user's code runs in the VMs: no account or directory of theirs is needed on the host.
+            if (await vms.Value.StartAsync(key, record.Spec, stopping) is { } failure)
+            {
+                Save(key, record with { Phase = AgentPhase.Failed, Reason = failure });
+                return;
+            }
+        }
+        else if (launcher.Check(record.Spec, out _) is { } problem)
         {
             Save(key, record with { Phase = AgentPhase.Failed, Reason = problem });
             return;
@@ -403,6 +436,11 @@ public sealed class NodeAgent : IDisposable
             return Task.CompletedTask;
         }
 
+        if (record.Spec.Vm != null)
+        {
+            return LaunchInVmAsync(key, record);
+        }
+
         if (launcher.Check(record.Spec, out var account) is { } problem)
         {
             Save(key, record with { Phase = AgentPhase.Failed, Reason = problem });
@@ -414,6 +452,43 @@ public sealed class NodeAgent : IDisposable
         var pid = launcher.Start(record.Spec, account!, Paths(key), options.Name, Check); // the wrapper's end is noticed at once
         Save(key, record with { WrapperPid = pid });
         return Task.CompletedTask;
+    }
+
+    /// <summary>A VM job's script runs in its first VM, through a vm-exec process in the job's place.</summary>
+    private async Task LaunchInVmAsync(JobAttempt key, LocalJobRecord record)
+    {
+        var vm = record.Spec.Vm!;
+        if (options.SelfCommand == null || vm.Vms.Count == 0)
+        {
+            Save(key, record with { Phase = AgentPhase.Failed, Reason = "this agent cannot run a VM job's script (it does not know its own command)" });
+            return;
+        }
+
+        var paths = Paths(key);
+        Directory.CreateDirectory(paths.WorkDirectory);
+        var request = Path.Combine(paths.WorkDirectory, "vm-exec.json");
+        var environment = new Dictionary<string, string>(record.Spec.Environment)
+        {
+            ["HEOROT_JOB_ID"] = record.Spec.JobId.ToString(CultureInfo.InvariantCulture),
+            ["HEOROT_ATTEMPT"] = record.Spec.Attempt.ToString(CultureInfo.InvariantCulture),
+            ["HEOROT_JOB_NAME"] = record.Spec.Name ?? string.Empty,
+            ["HEOROT_WALLTIME"] = record.Spec.WalltimeSeconds.ToString(CultureInfo.InvariantCulture),
+            ["HEOROT_HOSTS"] = string.Join(",", record.Spec.Nodes),
+        };
+        await File.WriteAllTextAsync(request, JsonSerializer.Serialize(
+            new VmExecRequest
+            {
+                Channel = Path.Combine(vms.Value.RunDirectory(key, vm.Vms[0].Name), QemuHypervisor.AgentSocketName),
+                User = record.Spec.User,
+                JobId = record.Spec.JobId,
+                Script = paths.Script,
+                Vms = vm.Vms.Select(v => v.Name).ToList(),
+                Environment = environment,
+            },
+            WireJson.Options));
+        Save(key, record = record with { Launched = true, Phase = AgentPhase.Running, StartTime = DateTimeOffset.UtcNow });
+        var pid = launcher.StartHost(record.Spec, paths, [.. options.SelfCommand, "vm-exec", request], Check);
+        Save(key, record with { WrapperPid = pid });
     }
 
     private async Task CleanupAsync(JobAttempt key)
@@ -449,12 +524,18 @@ public sealed class NodeAgent : IDisposable
             record = record with { ExitCode = record.ExitCode ?? JobLauncher.ExitStatus(paths), EndTime = record.EndTime ?? DateTimeOffset.UtcNow };
         }
 
+        string? left = null;
+        if (record.Spec.Vm != null)
+        {
+            left = await vms.Value.StopAsync(key, CancellationToken.None);
+        }
+
         var result = options.Epilog == null ? HookResult.None : await HookRunner.RunAsync(options.Epilog, HookEnvironment(record, "epilog"), options.HookTimeout);
         Save(key, record with
         {
             Phase = AgentPhase.Cleaned,
-            EpilogFailed = !result.Ok,
-            Reason = result.Ok ? record.Reason : result.Output,
+            EpilogFailed = !result.Ok || left != null,
+            Reason = left ?? (result.Ok ? record.Reason : result.Output),
         });
     }
 

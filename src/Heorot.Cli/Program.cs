@@ -21,6 +21,7 @@ internal static class Program
             RequestCommand.Create(),
             DaemonCommands.Server(),
             DaemonCommands.Agent(),
+            DaemonCommands.VmExec(),
             UpCommand.Create(),
         };
         foreach (var command in UserCommands.Create())

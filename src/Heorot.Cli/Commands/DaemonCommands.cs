@@ -148,6 +148,7 @@ internal static class DaemonCommands
                     Properties = props,
                     Prolog = parse.GetValue(prolog),
                     Epilog = parse.GetValue(epilog),
+                    SelfCommand = SelfCommand(),
                 },
                 message => Terminal.Err.WriteLine($"heorot agent {nodeName}: {message}"));
             Terminal.Err.WriteLine($"heorot agent {nodeName}: serving {serverUri}; state in {stateDirectory}");
@@ -167,5 +168,23 @@ internal static class DaemonCommands
         public void Dispose()
         {
         }
+    }
+
+    /// <summary>How to run this program again: the apphost, or dotnet with this assembly.</summary>
+    internal static IReadOnlyList<string> SelfCommand()
+    {
+        var process = Environment.ProcessPath ?? "dotnet";
+        var assembly = typeof(DaemonCommands).Assembly.Location;
+        return Path.GetFileNameWithoutExtension(process) == "dotnet" ? [process, assembly] : [process];
+    }
+
+    /// <summary><c>heorot vm-exec REQUEST</c>: the host side of a VM job's script (started by the agent, not by users).</summary>
+    public static Command VmExec()
+    {
+        var request = new Argument<string>("request") { Description = "The request file the agent wrote." };
+        var command = new Command("vm-exec", "Run a VM job's script in its first VM (used by the agent).") { request };
+        command.Hidden = true;
+        command.SetAction(async (parse, ct) => await Heorot.Agent.Vms.VmExec.RunAsync(parse.GetValue(request)!, Console.Out, Console.Error, ct));
+        return command;
     }
 }
