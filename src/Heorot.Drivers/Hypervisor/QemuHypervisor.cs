@@ -47,6 +47,7 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
     // Unix socket paths hold at most 107 bytes plus the terminating NUL.
     private const int MaxSocketPath = 107;
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> StartGates = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, bool> KvmProbes = new(StringComparer.Ordinal);
 
     private readonly QemuOptions options = options ?? new QemuOptions();
     private readonly TimeProvider time = timeProvider ?? TimeProvider.System;
@@ -72,13 +73,10 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
     /// without nested virtualisation it opens fine and QEMU then aborts ("failed to set MSR"). So the CPU
     /// must advertise vmx/svm and one probe QEMU must get through machine set-up (once per process).
     /// </summary>
-    public string Accelerator() => options.ForceTcg ? "tcg" : KvmWorks.Value ? "kvm" : "tcg";
+    public string Accelerator() =>
+        !options.ForceTcg && KvmProbes.GetOrAdd(options.QemuBinary, static binary => ProbeKvm(binary)) ? "kvm" : "tcg";
 
-    private Lazy<bool> KvmWorks => kvmWorks ??= new Lazy<bool>(ProbeKvm);
-
-    private Lazy<bool>? kvmWorks;
-
-    private bool ProbeKvm()
+    private static bool ProbeKvm(string qemuBinary)
     {
         if (!File.Exists("/dev/kvm"))
         {
@@ -100,7 +98,7 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
             return false;
         }
 
-        var info = new ProcessStartInfo(options.QemuBinary)
+        var info = new ProcessStartInfo(qemuBinary)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

@@ -38,6 +38,7 @@ public sealed class GuestChannelTests(ITestOutputHelper output) : IAsyncLifetime
         var overlay = Path.Combine(root, "job.qcow2");
         await QemuImg.CreateOverlayAsync(baseImage, overlay, "qcow2", Ct);
 
+        var forwarded = FreePort();
         var clock = Stopwatch.StartNew();
         var vm = await hypervisor.StartAsync(
             new VmSpec
@@ -48,6 +49,7 @@ public sealed class GuestChannelTests(ITestOutputHelper output) : IAsyncLifetime
                 Initrd = guest.Initrd,
                 SeedPath = seed,
                 Disks = [new VmDisk(overlay)],
+                Network = VmNetwork.User(new PortForward(forwarded, 7777)),
             },
             Ct);
         var ready = await GuestChannel.WaitReadyAsync(vm.ConsoleLogPath, TimeSpan.FromSeconds(90), () => QemuHypervisor.IsAlive(vm.Pid, vm.RunDirectory), cancellationToken: Ct);
@@ -97,7 +99,38 @@ public sealed class GuestChannelTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal((137, "started\n"), (slow.ExitCode, slow.StdoutText));
         Assert.Equal("still here\n", (await channel.RunAsync(["echo", "still here"], cancellationToken: Ct)).StdoutText);
 
+        // The guest's network is up: a listener it starts is reachable through the user-mode port forward.
+        var listen = await channel.RunAsync(["sh", "-c", "nc -l -p 7777 -e echo hello-from-guest </dev/null >/dev/null 2>&1 &"], cancellationToken: Ct);
+        Assert.Equal(0, listen.ExitCode);
+        Assert.Equal("hello-from-guest\n", await ReadForwardedAsync(forwarded));
+
         await hypervisor.KillAsync(vm, Ct);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    // SLIRP accepts the host connection before it reaches the guest, and closes it at once while nothing listens there yet.
+    private static async Task<string> ReadForwardedAsync(int port)
+    {
+        var text = string.Empty;
+        for (var attempt = 0; attempt < 50 && text.Length == 0; attempt++)
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            await client.ConnectAsync(System.Net.IPAddress.Loopback, port, Ct);
+            using var reader = new StreamReader(client.GetStream());
+            text = await reader.ReadToEndAsync(Ct);
+            if (text.Length == 0)
+            {
+                await Task.Delay(200, Ct);
+            }
+        }
+
+        return text;
     }
 
     [Fact(Timeout = 120_000)]

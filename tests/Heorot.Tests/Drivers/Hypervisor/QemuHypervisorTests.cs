@@ -53,4 +53,37 @@ public sealed class QemuHypervisorTests
 
         Assert.Equal(HypervisorErrorCode.InvalidSpec, e.Code);
     }
+
+    [Fact(Timeout = 120_000)]
+    public async Task QmpClient_RunningVm_ReportsErrorClassesAndEvents()
+    {
+        var guest = await GuestImage.EnsureAsync();
+        var root = Directory.CreateTempSubdirectory("hvq-").FullName;
+        var hypervisor = new QemuHypervisor();
+        try
+        {
+            var vm = await hypervisor.StartAsync(new VmSpec { Name = "qmp1", RunDirectory = Path.Combine(root, "run"), Kernel = guest.Kernel, Initrd = guest.Initrd }, Ct);
+            await using var qmp = await QmpClient.ConnectAsync(vm.QmpSocketPath, Ct);
+
+            Assert.True(qmp.Version.GetProperty("qemu").GetProperty("major").GetInt32() >= 7);
+            var missing = await Assert.ThrowsAsync<QmpException>(() => qmp.ExecuteAsync("no-such-command", null, Ct));
+            Assert.Equal("CommandNotFound", missing.ErrorClass);
+            var bad = await Assert.ThrowsAsync<QmpException>(() => qmp.ExecuteAsync("query-status", new() { ["bogus"] = 1 }, Ct));
+            Assert.Equal("GenericError", bad.ErrorClass);
+
+            await qmp.ExecuteAsync("system_powerdown", null, Ct);
+            Assert.Equal("POWERDOWN", (await qmp.WaitForEventAsync("POWERDOWN", Ct)).Name);
+            await qmp.ExecuteAsync("quit", null, Ct);
+            var shutdown = await qmp.WaitForEventAsync("SHUTDOWN", Ct);
+            Assert.Equal("host-qmp-quit", shutdown.Data.GetProperty("reason").GetString());
+            await qmp.Completion;
+        }
+        finally
+        {
+            await hypervisor.CleanupAsync(Path.Combine(root, "run"), CancellationToken.None);
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 }
