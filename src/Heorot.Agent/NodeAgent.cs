@@ -482,6 +482,7 @@ public sealed class NodeAgent : IDisposable
                 User = record.Spec.User,
                 JobId = record.Spec.JobId,
                 Script = paths.Script,
+                Hold = record.Spec.Script.Length == 0,
                 Vms = vm.Vms.Select(v => v.Name).ToList(),
                 Environment = environment,
             },

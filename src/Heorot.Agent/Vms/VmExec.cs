@@ -18,6 +18,9 @@ public sealed record VmExecRequest
     /// <summary>The batch script on the host; it is copied into the VM and run there as the user.</summary>
     public string Script { get; init; } = string.Empty;
 
+    /// <summary>No script: the VMs are the job, up until its walltime or its cancel (the channel stays free).</summary>
+    public bool Hold { get; init; }
+
     public IReadOnlyList<string> Vms { get; init; } = [];
 
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
@@ -35,6 +38,13 @@ public static class VmExec
     {
         var request = JsonSerializer.Deserialize<VmExecRequest>(await File.ReadAllTextAsync(requestFile, cancellationToken), WireJson.Options)
             ?? throw new JsonException($"{requestFile}: empty");
+        if (request.Hold)
+        {
+            await stdout.WriteLineAsync($"heorot: job {request.JobId}'s VMs are up ({string.Join(", ", request.Vms)}); they stay until the walltime or heorot del (log in with heorot ssh {request.JobId})");
+            await stdout.FlushAsync(cancellationToken);
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
         var script = await File.ReadAllTextAsync(request.Script, cancellationToken);
         var id = request.JobId.ToString(CultureInfo.InvariantCulture);
         var nodefile = $"/tmp/heorot-{id}.nodes";

@@ -17,9 +17,6 @@ public sealed partial class ControlPlane
     /// <summary>The image registry (set by the server host); null: VM jobs are refused.</summary>
     public ImageRegistry? Images { get; set; }
 
-    /// <summary>What a VM job without a script runs in its first VM: nothing, until its walltime or its cancel.</summary>
-    internal const string VmHoldScript = "#!/bin/sh\n# heorot: the VMs are the job; they stay up until the walltime (log in with heorot ssh)\nwhile :; do sleep 3600; done\n";
-
     private async Task<VmAttributes?> VmAttributesOfAsync(Caller caller, SubmitRequest submission, CancellationToken cancellationToken)
     {
         if (submission.Image == null)

@@ -161,10 +161,6 @@ public sealed partial class ControlPlane : IDisposable
         }
 
         var vm = await VmAttributesOfAsync(caller, submission, cancellationToken);
-        if (vm != null && submission.Script.Length == 0 && !submission.Interactive)
-        {
-            submission = submission with { Script = VmHoldScript };
-        }
 
         if (submission.Interactive)
         {

@@ -1,0 +1,158 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using Heorot.Drivers.Hypervisor;
+using Heorot.Protocol;
+using Heorot.Protocol.Images;
+using Heorot.Tests.Drivers.Hypervisor;
+
+namespace Heorot.Tests.Server;
+
+/// <summary>
+/// Jobs in virtual machines end to end: the real server with its image registry, real agent processes with
+/// their image caches, real QEMU guests (TCG) built by scripts/guest/build.sh, on the job's private network.
+/// </summary>
+public sealed class VmJobTests
+{
+    private static readonly TimeSpan Boot = TimeSpan.FromMinutes(3);
+
+    /// <summary>Registers the test guest (vmlinux + initramfs) as a public image, as an operator would.</summary>
+    private static async Task RegisterGuestAsync(TestCluster cluster, string name = "guest", string? cmdline = null)
+    {
+        var guest = await GuestImage.EnsureAsync();
+        using var client = cluster.Client(TestCluster.Operator);
+        client.Timeout = TimeSpan.FromMinutes(2);
+        async Task<string> Upload(string file)
+        {
+            await using (var hashing = File.OpenRead(file))
+            {
+                var digest = "sha256:" + Convert.ToHexStringLower(await SHA256.HashDataAsync(hashing));
+                await using var body = File.OpenRead(file);
+                using var response = await client.PutAsync($"v1/blobs/{digest}", new StreamContent(body));
+                Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+                return digest;
+            }
+        }
+
+        var kernel = await Upload(guest.Kernel);
+        var initrd = await Upload(guest.Initrd);
+        using var registered = await client.PostAsJsonAsync("v1/images", new ImageRequest { Name = name, Kernel = kernel, Initrd = initrd, Cmdline = cmdline ?? QemuHypervisor.DefaultKernelCommandLine, Public = true }, WireJson.Options);
+        Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync());
+    }
+
+    private static string AgentSocket(TestCluster cluster, string node, long job, string vm) =>
+        Path.Combine(cluster.Directory, "agent-" + node, "vms", $"{job}.0", vm, QemuHypervisor.AgentSocketName);
+
+    private static bool AnyQemuOf(TestCluster cluster) =>
+        Directory.GetDirectories("/proc").Any(p =>
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(p, "cmdline")).Contains(cluster.Directory, StringComparison.Ordinal) && File.ReadAllText(Path.Combine(p, "comm")).StartsWith("qemu", StringComparison.Ordinal)
+                    && !File.ReadAllText(Path.Combine(p, "stat")).Contains(") Z ", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        });
+
+    [Fact]
+    public async Task VmJob_ScriptRunsInTheFirstVmAsTheUser_OutputAndExitCodeReturn_NothingLeftAfter()
+    {
+        await using var cluster = await TestCluster.StartAsync(agentCount: 2);
+        await RegisterGuestAsync(cluster);
+        var id = (await cluster.SubmitAsync(TestCluster.Alice, new SubmitRequest
+        {
+            Args = ["-l", "/nodes=2/core=1,walltime=0:10:00"],
+            Image = "guest",
+            VNodes = 3,
+            SshKeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHeorotTestKeyHeorotTestKeyHeorotTestKey alice@test"],
+            Script = "#!/bin/sh\necho \"me=$(id -un) host=$(hostname) job=$HEOROT_JOB_ID nodes=$(tr '\\n' ' ' < $HEOROT_NODEFILE)\"\ngrep -c vm /etc/hosts\ncat ~/.ssh/authorized_keys\necho to-stderr >&2\nexit 4\n",
+        }))[0];
+
+        var done = await cluster.WaitForStateAsync(id, Boot, "Terminated", "Error");
+
+        Assert.True(done.State == "Terminated", $"{done.State}: {done.Reason}");
+        Assert.Equal(4, done.ExitCode);
+        var output = await cluster.LogsAsync(id);
+        Assert.Contains($"me={TestCluster.Alice} host=vm0 job={id} nodes=vm0 vm1 vm2 ", output, StringComparison.Ordinal);
+        Assert.Contains("3\n", output, StringComparison.Ordinal); // the job's VMs in /etc/hosts
+        Assert.Contains("alice@test", output, StringComparison.Ordinal); // the user's key from the seed
+        using var client = cluster.Client(TestCluster.Alice);
+        Assert.Equal("to-stderr\n", await client.GetStringAsync($"v1/jobs/{id}/logs?stream=err", TestContext.Current.CancellationToken));
+
+        // The epilog ran on both nodes: no QEMU, no overlay, seed or run directory left.
+        await TestCluster.WaitAsync(() => Task.FromResult(!AnyQemuOf(cluster)), TimeSpan.FromSeconds(30), "the VMs to be gone");
+        foreach (var node in new[] { "n1", "n2" })
+        {
+            var vms = Path.Combine(cluster.Directory, "agent-" + node, "vms");
+            Assert.True(!Directory.Exists(vms) || Directory.GetFileSystemEntries(vms).Length == 0, $"{node} kept {string.Join(", ", Directory.Exists(vms) ? Directory.GetFileSystemEntries(vms) : [])}");
+        }
+    }
+
+    [Fact]
+    public async Task VmJob_VmsReachEachOtherAcrossNodes_AnotherJobsVmsCannot()
+    {
+        await using var cluster = await TestCluster.StartAsync(agentCount: 2);
+        await RegisterGuestAsync(cluster);
+        var a = (await cluster.SubmitAsync(TestCluster.Alice, new SubmitRequest { Args = ["-l", "/nodes=2/core=1,walltime=0:10:00"], Image = "guest", VNodes = 4 }))[0];
+        var b = (await cluster.SubmitAsync(TestCluster.Bob, new SubmitRequest { Args = ["-l", "/nodes=1/core=1,walltime=0:10:00"], Image = "guest" }))[0];
+        var jobA = await cluster.WaitForStateAsync(a, Boot, "Running");
+        var jobB = await cluster.WaitForStateAsync(b, Boot, "Running");
+
+        // All to all inside job A (vm0, vm2 on one node, vm1, vm3 on the other), as root through each VM's channel.
+        string[] addresses = ["10.123.0.11", "10.123.0.12", "10.123.0.13", "10.123.0.14"];
+        for (var k = 0; k < 4; k++)
+        {
+            await using var channel = await GuestChannel.ConnectAsync(AgentSocket(cluster, jobA.Nodes[k % 2], a, $"vm{k}"), TestContext.Current.CancellationToken);
+            foreach (var (address, j) in addresses.Select((x, j) => (x, j)).Where(p => p.j != k))
+            {
+                var ping = await channel.RunAsync(["ping", "-c", "1", "-W", "5", address], user: "root", timeout: TimeSpan.FromSeconds(20), cancellationToken: TestContext.Current.CancellationToken);
+                Assert.True(ping.ExitCode == 0, $"job {a}: vm{k} cannot reach vm{j} ({address}): {ping.StdoutText}{ping.StderrText}");
+            }
+        }
+
+        // Job B's VM has the same private address as job A's vm0 (every job gets 10.123/16), on its own network.
+        await using (var other = await GuestChannel.ConnectAsync(AgentSocket(cluster, jobB.Nodes[0], b, "vm0"), TestContext.Current.CancellationToken))
+        {
+            var ping = await other.RunAsync(["ping", "-c", "2", "-W", "2", addresses[1]], user: "root", timeout: TimeSpan.FromSeconds(20), cancellationToken: TestContext.Current.CancellationToken);
+            Assert.NotEqual(0, ping.ExitCode);
+        }
+
+        using var operatorClient = cluster.Client(TestCluster.Operator);
+        await operatorClient.DeleteAsync($"v1/jobs/{a}", TestContext.Current.CancellationToken);
+        await operatorClient.DeleteAsync($"v1/jobs/{b}", TestContext.Current.CancellationToken);
+        await cluster.WaitForStateAsync(a, TimeSpan.FromSeconds(60), "Terminated");
+        await cluster.WaitForStateAsync(b, TimeSpan.FromSeconds(60), "Terminated");
+        await TestCluster.WaitAsync(() => Task.FromResult(!AnyQemuOf(cluster)), TimeSpan.FromSeconds(30), "cancelled jobs' VMs to be gone");
+    }
+
+    [Fact]
+    public async Task VmJob_GuestNeverReady_JobFailsWithTheConsoleLog()
+    {
+        await using var cluster = await TestCluster.StartAsync(agentCount: 1);
+        await RegisterGuestAsync(cluster, "broken", QemuHypervisor.DefaultKernelCommandLine + " rdinit=/no/such/init");
+        var id = (await cluster.SubmitAsync(TestCluster.Alice, new SubmitRequest { Args = ["-l", "/nodes=1/core=1,walltime=0:10:00"], Image = "broken", Script = "#!/bin/sh\ntrue\n" }))[0];
+
+        var done = await cluster.WaitForStateAsync(id, Boot, "Terminated", "Error");
+
+        Assert.Equal("Error", done.State);
+        Assert.Contains("--- console ---", done.Reason ?? string.Empty, StringComparison.Ordinal);
+        Assert.Contains("Kernel panic", done.Reason ?? string.Empty, StringComparison.Ordinal);
+        await TestCluster.WaitAsync(() => Task.FromResult(!AnyQemuOf(cluster)), TimeSpan.FromSeconds(30), "the VM to be gone");
+    }
+
+    [Fact]
+    public async Task Submit_UnknownImage_RefusedWithTheField()
+    {
+        await using var cluster = await TestCluster.StartAsync(agentCount: 1);
+        using var client = cluster.Client(TestCluster.Alice);
+
+        using var response = await client.PostAsJsonAsync("v1/jobs", new SubmitRequest { Args = ["-l", "/nodes=1"], Image = "nope:3" }, WireJson.Options, TestContext.Current.CancellationToken);
+        var body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Contains("\"field\":\"image\"", body, StringComparison.Ordinal);
+        Assert.Contains("no image nope:3", body, StringComparison.Ordinal);
+    }
+}
