@@ -66,7 +66,7 @@ PY
 fi
 
 # --- initramfs -------------------------------------------------------------------------------------------
-STAMP=$(cat "$HERE/build.sh" "$HERE/init" "$HERE/heorot-agent" "$HERE/heorot-exec" "$HERE/seed.awk" /bin/busybox | sha256sum | cut -c1-16)-$KVER
+STAMP=$(cat "$HERE/build.sh" "$HERE/init" "$HERE/heorot-agent" "$HERE/heorot-exec" "$HERE/heorot-console" "$HERE/seed.awk" /bin/busybox | sha256sum | cut -c1-16)-$KVER
 if [ -s "$OUT/manifest.json" ] && grep -q "\"stamp\": \"$STAMP\"" "$OUT/manifest.json" \
    && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/initramfs.cpio.gz" ]; then
   phase "up to date ($STAMP)"
@@ -112,6 +112,7 @@ done
 install -m 0755 "$HERE/init" "$R/init"
 install -m 0755 "$HERE/heorot-agent" "$R/bin/heorot-agent"
 install -m 0755 "$HERE/heorot-exec" "$R/bin/heorot-exec"
+install -m 0755 "$HERE/heorot-console" "$R/bin/heorot-console"
 install -m 0644 "$HERE/seed.awk" "$R/etc/heorot-seed.awk"
 (cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc 2>/dev/null | gzip -1) > "$OUT/initramfs.cpio.gz.tmp"
 mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
@@ -129,6 +130,7 @@ cat > "$OUT/manifest.json.tmp" <<JSON
   "initrdSha256": "$(sha256sum "$OUT/initramfs.cpio.gz" | cut -d' ' -f1)",
   "modules": "$(tr '\n' ' ' < "$R/lib/modules/order" | sed 's/ $//')",
   "agentPort": "org.heorot.agent",
+  "shellPort": "org.heorot.shell",
   "readyLine": "HEOROT-READY",
   "cmdline": "console=ttyS0 quiet panic=-1 no_timer_check"
 }

@@ -18,6 +18,7 @@ for i in $(seq "$N"); do
     -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= ${SEED:+-drive "file=$SEED,if=virtio,format=raw,readonly=on"} \
     -device virtio-serial-pci,id=vser0 -chardev "socket,id=agent0,path=$D/agent.sock,server=on,wait=off" \
     -device virtserialport,chardev=agent0,name=org.heorot.agent \
+    -chardev "socket,id=shell0,path=$D/shell.sock,server=on,wait=off" -device virtconsole,chardev=shell0,name=org.heorot.shell \
     -chardev "socket,id=s0,path=$D/serial.sock,server=on,wait=off,logfile=$D/console.log" -serial chardev:s0 \
     -qmp "unix:$D/qmp.sock,server=on,wait=off" -daemonize -pidfile "$D/qemu.pid"
   for _ in $(seq 1200); do grep -q 'READY ' "$D/console.log" 2>/dev/null && break; sleep 0.02; done

@@ -21,7 +21,7 @@ internal sealed class VmRunner(AgentOptions options, IHypervisor hypervisor, Ima
 
     public string JobDirectory(JobAttempt key) => Path.Combine(options.StateDirectory, "vms", $"{key.JobId}.{key.Attempt}");
 
-    /// <summary>The run directory of one VM of the job (its sockets: agent.sock, serial.sock, qmp.sock).</summary>
+    /// <summary>The run directory of one VM of the job (its sockets: agent.sock, shell.sock, serial.sock, qmp.sock).</summary>
     public string RunDirectory(JobAttempt key, string vm) => Path.Combine(JobDirectory(key), vm);
 
     /// <summary>Starts this node's VMs of the job; null when all are ready, else why not (with the console's tail).</summary>

@@ -161,6 +161,20 @@ public sealed partial class GuestChannel : IAsyncDisposable
     }
 
     /// <summary>
+    /// Ends the login session on the guest's console (<see cref="VmHandle.ShellSocketPath"/>), for example when
+    /// the <c>heorot ssh</c> client went away without "exit": closing the socket does not hang the tty up,
+    /// so the next connection would otherwise resume that shell. init then starts a fresh login.
+    /// </summary>
+    public async Task HangUpShellAsync(CancellationToken cancellationToken = default)
+    {
+        var result = await RunAsync(["/bin/heorot-console", "hangup"], user: "root", timeout: TimeSpan.FromSeconds(10), cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+        {
+            throw new HypervisorException(HypervisorErrorCode.ChannelFailed, $"hanging up the guest console failed (exit {result.ExitCode}): {result.StderrText.Trim()}");
+        }
+    }
+
+    /// <summary>
     /// Waits until the console log holds the guest's readiness line. Fails with the log's tail when
     /// <paramref name="timeout"/> passes or <paramref name="stillRunning"/> turns false.
     /// </summary>

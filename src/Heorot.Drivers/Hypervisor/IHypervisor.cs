@@ -67,6 +67,12 @@ public sealed record VmHandle(string Name, string RunDirectory, int Pid, string 
 
     /// <summary>The host end of the guest command channel (see <see cref="GuestChannel"/>).</summary>
     public string AgentSocketPath => Path.Combine(RunDirectory, QemuHypervisor.AgentSocketName);
+
+    /// <summary>
+    /// The host end of the guest's login console (virtconsole port org.heorot.shell, /dev/hvc0 in the guest):
+    /// a terminal byte stream, one client at a time, for <c>heorot ssh</c>. See docs/guest.md.
+    /// </summary>
+    public string ShellSocketPath => Path.Combine(RunDirectory, QemuHypervisor.ShellSocketName);
 }
 
 /// <summary>What to run. Either <see cref="Kernel"/> (direct/PVH boot) or <see cref="BootDisk"/> must be set.</summary>
@@ -104,6 +110,9 @@ public sealed record VmSpec
 
     /// <summary>Adds the virtio-serial port org.heorot.agent for <see cref="GuestChannel"/>.</summary>
     public bool AgentChannel { get; init; } = true;
+
+    /// <summary>Adds the virtconsole port org.heorot.shell: a login for the job's user on <see cref="VmHandle.ShellSocketPath"/>.</summary>
+    public bool ShellConsole { get; init; } = true;
 }
 
 public sealed record VmDisk(string Path, string Format = "qcow2", bool ReadOnly = false);

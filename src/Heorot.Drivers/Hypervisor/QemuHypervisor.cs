@@ -30,7 +30,7 @@ public sealed record QemuOptions
 
 /// <summary>
 /// QEMU driver: a daemonized qemu-system-x86_64 per VM with its pid file, QMP socket, serial console socket
-/// (with a log file) and the guest agent's virtio-serial socket in the run directory. KVM when /dev/kvm is
+/// (with a log file), the guest agent's virtio-serial socket and the login console's socket in the run directory. KVM when /dev/kvm is
 /// usable, otherwise TCG; direct kernel boot uses qboot and PVH (an uncompressed vmlinux boots fastest).
 /// </summary>
 public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProvider? timeProvider = null) : IHypervisor
@@ -38,10 +38,12 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
     public const string QmpSocketName = "qmp.sock";
     public const string SerialSocketName = "serial.sock";
     public const string AgentSocketName = "agent.sock";
+    public const string ShellSocketName = "shell.sock";
     public const string PidFileName = "qemu.pid";
     public const string StateFileName = "vm.json";
     public const string ConsoleLogName = "console.log";
     public const string AgentPortName = "org.heorot.agent";
+    public const string ShellPortName = "org.heorot.shell";
     public const string DefaultKernelCommandLine = "console=ttyS0 quiet panic=-1 no_timer_check";
 
     // Unix socket paths hold at most 107 bytes plus the terminating NUL.
@@ -148,7 +150,7 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
 
             var consoleLog = Path.GetFullPath(spec.ConsoleLogPath ?? Path.Combine(runDirectory, ConsoleLogName));
             Directory.CreateDirectory(runDirectory);
-            foreach (var stale in new[] { QmpSocketName, SerialSocketName, AgentSocketName, PidFileName, StateFileName })
+            foreach (var stale in new[] { QmpSocketName, SerialSocketName, AgentSocketName, ShellSocketName, PidFileName, StateFileName })
             {
                 File.Delete(Path.Combine(runDirectory, stale));
             }
@@ -371,12 +373,25 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
                 break;
         }
 
+        if (spec.AgentChannel || spec.ShellConsole)
+        {
+            args.AddRange(["-device", "virtio-serial-pci,id=vser0"]);
+        }
+
         if (spec.AgentChannel)
         {
             args.AddRange([
-                "-device", "virtio-serial-pci,id=vser0",
                 "-chardev", $"socket,id=agent0,path={Escape(Path.Combine(run, AgentSocketName))},server=on,wait=off",
                 "-device", $"virtserialport,chardev=agent0,name={AgentPortName}",
+            ]);
+        }
+
+        if (spec.ShellConsole)
+        {
+            // A virtconsole port is a tty in the guest (/dev/hvc0, the only hvc there), where init keeps a login for the job's user.
+            args.AddRange([
+                "-chardev", $"socket,id=shell0,path={Escape(Path.Combine(run, ShellSocketName))},server=on,wait=off",
+                "-device", $"virtconsole,chardev=shell0,name={ShellPortName}",
             ]);
         }
 

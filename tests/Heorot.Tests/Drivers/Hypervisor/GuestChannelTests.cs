@@ -4,43 +4,53 @@ using Heorot.Drivers.Hypervisor;
 namespace Heorot.Tests.Drivers.Hypervisor;
 
 /// <summary>
-/// Boots the real guest once with a NoCloud seed and a qcow2 overlay disk, then drives it through the
-/// command channel: identity, hostname and /etc/hosts must come from the seed.
+/// The real guest booted once per test class with a NoCloud seed and a qcow2 overlay disk; the tests of the
+/// command channel and of the login console share it (a boot costs 5-10 s under TCG).
 /// </summary>
-public sealed class GuestChannelTests(ITestOutputHelper output) : IAsyncLifetime
+[CollectionDefinition(Name)]
+public sealed class SeededGuestGroup : ICollectionFixture<SeededGuest>
 {
-    private const string Key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHeorotTestKeyOnly alice@heorot";
-    private readonly string root = Directory.CreateTempSubdirectory("hvg-").FullName;
-    private readonly QemuHypervisor hypervisor = new();
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    public const string Name = "seeded guest";
+}
 
-    private static readonly CloudInitUserData UserData = new(
+/// <summary>The VM of <see cref="SeededGuestGroup"/>, started once and killed after the last test.</summary>
+public sealed class SeededGuest : IAsyncLifetime
+{
+    public const string Key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHeorotTestKeyOnly alice@heorot";
+
+    public static readonly CloudInitUserData UserData = new(
         "seeded-host",
         [new CloudInitUser("alice", [Key])],
         [new HostsEntry("10.0.2.15", ["seeded-host", "seeded-host.heorot"]), new HostsEntry("10.0.2.100", ["peer1"])]);
 
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+    private readonly string root = Directory.CreateTempSubdirectory("hvg-").FullName;
+    private readonly QemuHypervisor hypervisor = new();
 
-    public async ValueTask DisposeAsync()
-    {
-        await hypervisor.CleanupAsync(Path.Combine(root, "run"), CancellationToken.None);
-        Directory.Delete(root, recursive: true);
-    }
+    public VmHandle Vm { get; private set; } = null!;
 
-    [Fact(Timeout = 180_000)]
-    public async Task RunAsync_SeededGuest_RunsAsSeedUserWithSeedHostnameAndHosts()
+    public GuestReady Ready { get; private set; } = null!;
+
+    /// <summary>Host port forwarded to the guest's TCP port 7777.</summary>
+    public int ForwardedPort { get; } = FreePort();
+
+    public Stopwatch Clock { get; } = new();
+
+    public string Root => root;
+
+    public async ValueTask InitializeAsync()
     {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var ct = timeout.Token;
         var guest = await GuestImage.EnsureAsync();
-        var seed = await CloudInitSeed.BuildAsync(root, new CloudInitMetaData("iid-chan1", "meta-name"), UserData, Ct);
+        var seed = await CloudInitSeed.BuildAsync(root, new CloudInitMetaData("iid-chan1", "meta-name"), UserData, ct);
         var baseImage = Path.Combine(root, "base.qcow2");
-        var created = await ProcessRunner.RunAsync("qemu-img", ["create", "-q", "-f", "qcow2", baseImage, "64M"], Ct);
+        var created = await ProcessRunner.RunAsync("qemu-img", ["create", "-q", "-f", "qcow2", baseImage, "64M"], ct);
         Assert.Equal(0, created.ExitCode);
         var overlay = Path.Combine(root, "job.qcow2");
-        await QemuImg.CreateOverlayAsync(baseImage, overlay, "qcow2", Ct);
+        await QemuImg.CreateOverlayAsync(baseImage, overlay, "qcow2", ct);
 
-        var forwarded = FreePort();
-        var clock = Stopwatch.StartNew();
-        var vm = await hypervisor.StartAsync(
+        Clock.Start();
+        Vm = await hypervisor.StartAsync(
             new VmSpec
             {
                 Name = "chan1",
@@ -49,12 +59,40 @@ public sealed class GuestChannelTests(ITestOutputHelper output) : IAsyncLifetime
                 Initrd = guest.Initrd,
                 SeedPath = seed,
                 Disks = [new VmDisk(overlay)],
-                Network = VmNetwork.User(new PortForward(forwarded, 7777)),
+                Network = VmNetwork.User(new PortForward(ForwardedPort, 7777)),
             },
-            Ct);
-        var ready = await GuestChannel.WaitReadyAsync(vm.ConsoleLogPath, TimeSpan.FromSeconds(90), () => QemuHypervisor.IsAlive(vm.Pid, vm.RunDirectory), cancellationToken: Ct);
-        output.WriteLine($"HEOROT-READY after {clock.Elapsed.TotalSeconds:0.00} s: {ready.Line}");
-        Assert.Equal("seeded-host", ready.Hostname);
+            ct);
+        Ready = await GuestChannel.WaitReadyAsync(Vm.ConsoleLogPath, TimeSpan.FromSeconds(90), () => QemuHypervisor.IsAlive(Vm.Pid, Vm.RunDirectory), cancellationToken: ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await hypervisor.CleanupAsync(Path.Combine(root, "run"), CancellationToken.None);
+        Directory.Delete(root, recursive: true);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>Drives the seeded guest through the command channel: identity, hostname and /etc/hosts must come from the seed.</summary>
+[Collection(SeededGuestGroup.Name)]
+public sealed class GuestChannelTests(SeededGuest guest, ITestOutputHelper output)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact(Timeout = 180_000)]
+    public async Task RunAsync_SeededGuest_RunsAsSeedUserWithSeedHostnameAndHosts()
+    {
+        var vm = guest.Vm;
+        var clock = guest.Clock;
+        output.WriteLine($"HEOROT-READY after {guest.Ready.Waited.TotalSeconds:0.00} s of waiting: {guest.Ready.Line}");
+        Assert.Equal("seeded-host", guest.Ready.Hostname);
+        var forwarded = guest.ForwardedPort;
 
         await using var channel = await GuestChannel.ConnectAsync(vm.AgentSocketPath, Ct);
         await channel.PingAsync(Ct);
@@ -67,10 +105,10 @@ public sealed class GuestChannelTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal("alice\n", id.StdoutText);
 
         var hosts = await channel.RunAsync(["cat", "/etc/hosts"], cancellationToken: Ct);
-        Assert.Equal(string.Join('\n', CloudInitSeed.HostsLines(UserData)) + "\n", hosts.StdoutText);
+        Assert.Equal(string.Join('\n', CloudInitSeed.HostsLines(SeededGuest.UserData)) + "\n", hosts.StdoutText);
 
         var keys = await channel.RunAsync(["cat", ".ssh/authorized_keys"], cancellationToken: Ct);
-        Assert.Equal(Key + "\n", keys.StdoutText);
+        Assert.Equal(SeededGuest.Key + "\n", keys.StdoutText);
 
         // Arguments and environment reach the command byte for byte: nothing passes through a shell.
         var tricky = await channel.RunAsync(
@@ -104,14 +142,6 @@ public sealed class GuestChannelTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(0, listen.ExitCode);
         Assert.Equal("hello-from-guest\n", await ReadForwardedAsync(forwarded));
 
-        await hypervisor.KillAsync(vm, Ct);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     // SLIRP accepts the host connection before it reaches the guest, and closes it at once while nothing listens there yet.
@@ -136,7 +166,7 @@ public sealed class GuestChannelTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact(Timeout = 120_000)]
     public async Task WaitReadyAsync_VmWithoutReadiness_FailsWithConsoleTail()
     {
-        var log = Path.Combine(root, "console.log");
+        var log = Path.Combine(guest.Root, "wait-ready-console.log");
         await File.WriteAllTextAsync(log, "booting...\nKernel panic - not syncing\n", Ct);
 
         var e = await Assert.ThrowsAsync<GuestNotReadyException>(() => GuestChannel.WaitReadyAsync(log, TimeSpan.FromMilliseconds(200), cancellationToken: Ct));

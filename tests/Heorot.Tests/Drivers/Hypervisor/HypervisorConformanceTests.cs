@@ -67,6 +67,9 @@ public abstract class HypervisorConformanceTests : IAsyncLifetime
 
         Assert.Equal("vm-ready", vm.Name);
         Assert.Equal("vm-ready", ready.Hostname);
+        Assert.Equal(Path.GetFullPath(spec.RunDirectory), vm.RunDirectory);
+        Assert.Equal(Path.Combine(vm.RunDirectory, "shell.sock"), vm.ShellSocketPath);
+        Assert.Equal(Path.Combine(vm.RunDirectory, "agent.sock"), vm.AgentSocketPath);
         Assert.Equal(VmState.Running, (await Hypervisor.StatusAsync(vm, Ct)).State);
         Assert.True(ProcessAlive(vm));
     }

@@ -24,7 +24,28 @@ public sealed class QemuHypervisorTests
         Assert.Equal("console=ttyS0 guestname=vm1 no_timer_check", args[args.IndexOf("-append") + 1]);
         Assert.Contains("user,id=n0,hostfwd=tcp:127.0.0.1:18080-:80", args);
         Assert.Contains("virtserialport,chardev=agent0,name=org.heorot.agent", args);
+        Assert.Contains("socket,id=shell0,path=/run/h,,eorot/vm1/shell.sock,server=on,wait=off", args);
+        Assert.Contains("virtconsole,chardev=shell0,name=org.heorot.shell", args);
+        Assert.Single(args, a => a == "virtio-serial-pci,id=vser0");
         Assert.Contains("-daemonize", args);
+    }
+
+    [Fact]
+    public void BuildArguments_ShellConsoleOnly_KeepsTheVirtioSerialBus()
+    {
+        var args = QemuHypervisor.BuildArguments(Spec with { AgentChannel = false }, "tcg", new QemuOptions()).ToList();
+
+        Assert.Contains("virtio-serial-pci,id=vser0", args);
+        Assert.Contains("virtconsole,chardev=shell0,name=org.heorot.shell", args);
+        Assert.DoesNotContain(args, a => a.Contains("agent", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void BuildArguments_NoChannelNorConsole_HasNoVirtioSerialBus()
+    {
+        var args = QemuHypervisor.BuildArguments(Spec with { AgentChannel = false, ShellConsole = false }, "tcg", new QemuOptions()).ToList();
+
+        Assert.DoesNotContain(args, a => a.Contains("virtio-serial", StringComparison.Ordinal) || a.Contains("shell", StringComparison.Ordinal));
     }
 
     [Fact]
