@@ -269,6 +269,13 @@ public sealed class NodeAgent : IDisposable
         {
             try
             {
+                if (order.Vm is { } vm)
+                {
+                    var run = vms.Value.RunDirectory(key, vm);
+                    await VmConsoleSession.RunAsync(options, order, Path.Combine(run, QemuHypervisor.ShellSocketName), Path.Combine(run, QemuHypervisor.AgentSocketName), stopping);
+                    return;
+                }
+
                 await ShellSession.RunAsync(options, order, Start, stopping);
             }
 #pragma warning disable CA1031 // a failed session must not take the agent down

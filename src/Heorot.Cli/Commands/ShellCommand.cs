@@ -15,28 +15,36 @@ namespace Heorot.Cli.Commands;
 /// </summary>
 internal static class ShellCommand
 {
-    public static Command Create(Option<string?> serverOption)
+    public static IEnumerable<Command> Create(Option<string?> serverOption)
     {
-        var id = new Argument<long>("job") { Description = "The running job." };
-        var command = new Command("shell", "Open a shell in one of your running jobs, on its first node.") { id };
-        command.SetAction((parse, ct) => UserCommands.Guard(async () =>
+        foreach (var (name, description) in new[]
         {
-            using var client = new HeorotClient(parse.GetValue(serverOption));
-            return await RunAsync(client, parse.GetValue(id), ct);
-        }));
-        return command;
+            ("shell", "Open a shell in one of your running jobs: on its first node, or in its first VM (--vm K for another)."),
+            ("ssh", "Log into a VM of one of your running jobs (the first, or --vm K), through its node's agent: no route to the VM needed."),
+        })
+        {
+            var id = new Argument<long>("job") { Description = "The running job." };
+            var vm = new Option<string?>("--vm") { Description = "For a job in VMs: which VM (K or vmK; default: the first)." };
+            var command = new Command(name, description) { id, vm };
+            command.SetAction((parse, ct) => UserCommands.Guard(async () =>
+            {
+                using var client = new HeorotClient(parse.GetValue(serverOption));
+                return await RunAsync(client, parse.GetValue(id), parse.GetValue(vm), ct);
+            }));
+            yield return command;
+        }
     }
 
     /// <summary>Runs a session on the console; returns the remote shell's exit code.</summary>
-    public static async Task<int> RunAsync(HeorotClient client, long id, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(HeorotClient client, long id, string? vm, CancellationToken cancellationToken)
     {
         var terminal = !Console.IsInputRedirected && !Console.IsOutputRedirected;
         await using var input = Console.OpenStandardInput();
         await using var output = Console.OpenStandardOutput();
-        return await RunAsync(client, id, input, output, terminal, cancellationToken);
+        return await RunAsync(client, id, vm, input, output, terminal, cancellationToken);
     }
 
-    public static async Task<int> RunAsync(HeorotClient client, long id, Stream input, Stream output, bool terminal, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(HeorotClient client, long id, string? vm, Stream input, Stream output, bool terminal, CancellationToken cancellationToken)
     {
         var job = await client.GetAsync<JobView>($"v1/jobs/{id}", cancellationToken);
         if (job.State != "Running")
@@ -49,7 +57,7 @@ internal static class ShellCommand
         WebSocket socket;
         try
         {
-            socket = await client.ConnectWebSocketAsync($"v1/jobs/{id}/shell?rows={rows}&cols={cols}" + (term != null ? "&term=" + Uri.EscapeDataString(term) : string.Empty), cancellationToken);
+            socket = await client.ConnectWebSocketAsync($"v1/jobs/{id}/shell?rows={rows}&cols={cols}" + (term != null ? "&term=" + Uri.EscapeDataString(term) : string.Empty) + (vm != null ? "&vm=" + Uri.EscapeDataString(vm) : string.Empty), cancellationToken);
         }
         catch (ClientException e) when (e.Status == 403)
         {

@@ -24,7 +24,7 @@ internal static partial class UserCommands
     [
         Sub(), Stat(), JobVerb("del", "Cancel jobs (yours; operators: any).", "cancel"), JobVerb("hold", "Hold waiting jobs.", "hold"),
         JobVerb("resume", "Release held jobs.", "release"), Signal(), Resv(), Logs(), Nodes(), Node(), Events(), Queues(), Login(), WhoAmI(), Image(),
-        ShellCommand.Create(ServerOption),
+        .. ShellCommand.Create(ServerOption),
     ];
 
     public static void AddGlobalOptions(RootCommand root)
@@ -180,7 +180,7 @@ internal static partial class UserCommands
             await Task.Delay(250, ct);
         }
 
-        var code = await ShellCommand.RunAsync(client, id, ct);
+        var code = await ShellCommand.RunAsync(client, id, null, ct);
         await Console.Error.WriteLineAsync($"[job {id}] shell exited ({code}); the job ends");
         return code;
     }

@@ -8,7 +8,11 @@ namespace Heorot.Protocol.Sessions;
 /// pseudo-terminal, relayed by the server between the user's WebSocket and the agent's. The agent opens its
 /// side itself (<c>/agent/v1/sessions/{SessionId}</c>), so no route from the server to the node is needed.
 /// </summary>
-public sealed record SessionOrder(string SessionId, long JobId, int Attempt, int Rows, int Cols, string? Term);
+public sealed record SessionOrder(string SessionId, long JobId, int Attempt, int Rows, int Cols, string? Term)
+{
+    /// <summary>For a job in VMs: the VM whose login console to open (its agent holds it); null: a shell on the node.</summary>
+    public string? Vm { get; init; }
+}
 
 /// <summary>
 /// A control message of the relay, sent as a WebSocket text frame; terminal bytes travel as binary frames.

@@ -195,7 +195,7 @@ public static class Endpoints
         }).Accepts<TokenRequest>("application/json").Produces<TokenResponse>(201)
           .WithSummary("A new API token for yourself (or, for operators, anyone).");
 
-        app.Map("/v1/jobs/{id:long}/shell", async (HttpContext context, long id, int? rows, int? cols, string? term) =>
+        app.Map("/v1/jobs/{id:long}/shell", async (HttpContext context, long id, int? rows, int? cols, string? term, string? vm) =>
         {
             var caller = await CallerAsync(context, authenticator);
             if (!context.WebSockets.IsWebSocketRequest)
@@ -203,7 +203,7 @@ public static class Endpoints
                 throw new ApiException(400, "websocket_required", "a shell opens over a WebSocket (heorot shell JOB)");
             }
 
-            var (agent, _, done) = await control.OpenSessionAsync(caller, id, rows ?? 24, cols ?? 80, term, context.RequestAborted);
+            var (agent, _, done) = await control.OpenSessionAsync(caller, id, rows ?? 24, cols ?? 80, term, vm, context.RequestAborted);
             try
             {
                 using var user = await context.WebSockets.AcceptWebSocketAsync();
@@ -214,7 +214,7 @@ public static class Endpoints
                 done.TrySetResult();
                 await control.SessionEndedAsync(caller, id, CancellationToken.None);
             }
-        }).WithSummary("An interactive shell in a running job, as its user, on its first node (WebSocket: binary frames are terminal bytes, text frames control messages).");
+        }).WithSummary("An interactive shell in a running job, as its user: on its first node, or for a job in VMs on a VM's login console (?vm=K, default the first) (WebSocket: binary frames are terminal bytes, text frames control messages).");
 
         app.Map("/agent/v1/sessions/{session}", async (HttpContext context, string session, string node) =>
         {

@@ -25,15 +25,36 @@ public sealed partial class ControlPlane
     /// Orders a session on the job's head node and waits for its agent to connect back; returns the agent's
     /// socket and the order. The caller accepts the user's socket only then, so a refusal is a plain HTTP error.
     /// </summary>
-    public async Task<(WebSocket Agent, SessionOrder Order, TaskCompletionSource Done)> OpenSessionAsync(Caller caller, long id, int rows, int cols, string? term, CancellationToken cancellationToken)
+    public async Task<(WebSocket Agent, SessionOrder Order, TaskCompletionSource Done)> OpenSessionAsync(Caller caller, long id, int rows, int cols, string? term, string? vm, CancellationToken cancellationToken)
     {
         var job = await ActiveOrThrowAsync(caller, id, cancellationToken);
-        if (job.State != JobState.Running || job.Runtime == null || !nodes.TryGetValue(job.Runtime.Head, out var head))
+        if (job.State != JobState.Running || job.Runtime == null)
         {
             throw new ApiException(409, "illegal_transition", $"job {id} is {job.State}: a shell opens only in a running job");
         }
 
-        var order = new SessionOrder(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), id, job.Attempt, rows, cols, term);
+        // A job in VMs is entered through a VM's login console (the first VM by default), on the node that holds it.
+        var target = job.Runtime.Head;
+        if (job.Attributes.Vm is { } attributes)
+        {
+            var vms = VmSpecOf(job, attributes, job.Runtime).Vms;
+            var name = vm == null ? vms[0].Name : vm.StartsWith("vm", StringComparison.Ordinal) ? vm : "vm" + vm;
+            var placement = vms.FirstOrDefault(v => v.Name == name)
+                ?? throw ApiException.BadInput("vm", $"job {id} has VMs vm0 to vm{vms.Count - 1}, not '{vm}'");
+            vm = placement.Name;
+            target = placement.Node;
+        }
+        else if (vm != null)
+        {
+            throw ApiException.BadInput("vm", $"job {id} runs on its nodes, not in VMs: drop --vm");
+        }
+
+        if (!nodes.TryGetValue(target, out var head))
+        {
+            throw new ApiException(409, "illegal_transition", $"node {target} of job {id} is unknown");
+        }
+
+        var order = new SessionOrder(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), id, job.Attempt, rows, cols, term) { Vm = vm };
         var pending = new PendingSession(order, head.Name);
         sessions[order.SessionId] = pending;
         lock (head.Gate)

@@ -21,7 +21,7 @@ public sealed class SessionTests
         using var stdin = new MemoryStream(Encoding.UTF8.GetBytes(input));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Long);
-        var code = await ShellCommand.RunAsync(client, id, stdin, output, terminal: false, timeout.Token);
+        var code = await ShellCommand.RunAsync(client, id, null, stdin, output, terminal: false, timeout.Token);
         return (code, Encoding.UTF8.GetString(output.ToArray()));
     }
 

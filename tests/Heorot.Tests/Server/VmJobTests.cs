@@ -99,23 +99,25 @@ public sealed class VmJobTests
         var b = (await cluster.SubmitAsync(TestCluster.Bob, new SubmitRequest { Args = ["-l", "/nodes=1/core=1,walltime=0:10:00"], Image = "guest" }))[0];
         var jobA = await cluster.WaitForStateAsync(a, Boot, "Running");
         var jobB = await cluster.WaitForStateAsync(b, Boot, "Running");
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        limit.CancelAfter(TimeSpan.FromMinutes(3)); // a busy channel must fail the test, not hang it
 
         // All to all inside job A (vm0, vm2 on one node, vm1, vm3 on the other), as root through each VM's channel.
         string[] addresses = ["10.123.0.11", "10.123.0.12", "10.123.0.13", "10.123.0.14"];
         for (var k = 0; k < 4; k++)
         {
-            await using var channel = await GuestChannel.ConnectAsync(AgentSocket(cluster, jobA.Nodes[k % 2], a, $"vm{k}"), TestContext.Current.CancellationToken);
+            await using var channel = await GuestChannel.ConnectAsync(AgentSocket(cluster, jobA.Nodes[k % 2], a, $"vm{k}"), limit.Token);
             foreach (var (address, j) in addresses.Select((x, j) => (x, j)).Where(p => p.j != k))
             {
-                var ping = await channel.RunAsync(["ping", "-c", "1", "-W", "5", address], user: "root", timeout: TimeSpan.FromSeconds(20), cancellationToken: TestContext.Current.CancellationToken);
+                var ping = await channel.RunAsync(["ping", "-c", "1", "-W", "5", address], user: "root", timeout: TimeSpan.FromSeconds(20), cancellationToken: limit.Token);
                 Assert.True(ping.ExitCode == 0, $"job {a}: vm{k} cannot reach vm{j} ({address}): {ping.StdoutText}{ping.StderrText}");
             }
         }
 
         // Job B's VM has the same private address as job A's vm0 (every job gets 10.123/16), on its own network.
-        await using (var other = await GuestChannel.ConnectAsync(AgentSocket(cluster, jobB.Nodes[0], b, "vm0"), TestContext.Current.CancellationToken))
+        await using (var other = await GuestChannel.ConnectAsync(AgentSocket(cluster, jobB.Nodes[0], b, "vm0"), limit.Token))
         {
-            var ping = await other.RunAsync(["ping", "-c", "2", "-W", "2", addresses[1]], user: "root", timeout: TimeSpan.FromSeconds(20), cancellationToken: TestContext.Current.CancellationToken);
+            var ping = await other.RunAsync(["ping", "-c", "2", "-W", "2", addresses[1]], user: "root", timeout: TimeSpan.FromSeconds(20), cancellationToken: limit.Token);
             Assert.NotEqual(0, ping.ExitCode);
         }
 
@@ -125,6 +127,33 @@ public sealed class VmJobTests
         await cluster.WaitForStateAsync(a, TimeSpan.FromSeconds(60), "Terminated");
         await cluster.WaitForStateAsync(b, TimeSpan.FromSeconds(60), "Terminated");
         await TestCluster.WaitAsync(() => Task.FromResult(!AnyQemuOf(cluster)), TimeSpan.FromSeconds(30), "cancelled jobs' VMs to be gone");
+    }
+
+    [Fact]
+    public async Task Ssh_IntoTheSecondVm_LogsInAsTheUser_ExitEndsTheSessionWithItsStatus()
+    {
+        await using var cluster = await TestCluster.StartAsync(agentCount: 1);
+        await RegisterGuestAsync(cluster);
+        var id = (await cluster.SubmitAsync(TestCluster.Alice, new SubmitRequest { Args = ["-l", "/nodes=1/core=1,walltime=0:10:00"], Image = "guest", VNodes = 2 }))[0];
+        await cluster.WaitForStateAsync(id, Boot, "Running");
+
+        using var client = new Heorot.Cli.Client.HeorotClient(cluster.Url, TestCluster.TokenOf(TestCluster.Alice));
+        using var output = new MemoryStream();
+        using var input = new MemoryStream("echo \"in=$(id -un)@$(hostname) tty=$(tty)\"; exit 3\n"u8.ToArray());
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        limit.CancelAfter(TimeSpan.FromMinutes(2));
+        var code = await Heorot.Cli.Commands.ShellCommand.RunAsync(client, id, "1", input, output, terminal: false, limit.Token);
+
+        var text = System.Text.Encoding.UTF8.GetString(output.ToArray());
+        Assert.True(code == 3, $"exit {code}; output: {text}");
+        Assert.Contains($"in={TestCluster.Alice}@vm1 tty=/dev/hvc", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("heorot-exit", text, StringComparison.Ordinal); // the end marker is the agent's, not the user's
+
+        using var bob = new Heorot.Cli.Client.HeorotClient(cluster.Url, TestCluster.TokenOf(TestCluster.Bob));
+        var refused = await Assert.ThrowsAsync<Heorot.Cli.Client.ClientException>(() => Heorot.Cli.Commands.ShellCommand.RunAsync(bob, id, "0", new MemoryStream(), new MemoryStream(), terminal: false, limit.Token));
+        Assert.Equal(403, refused.Status);
+        var badVm = await Assert.ThrowsAsync<Heorot.Cli.Client.ClientException>(() => Heorot.Cli.Commands.ShellCommand.RunAsync(client, id, "7", new MemoryStream(), new MemoryStream(), terminal: false, limit.Token));
+        Assert.Equal(400, badVm.Status);
     }
 
     [Fact]
