@@ -272,7 +272,7 @@ public sealed class NodeAgent : IDisposable
                 if (order.Vm is { } vm)
                 {
                     var run = vms.Value.RunDirectory(key, vm);
-                    await VmConsoleSession.RunAsync(options, order, Path.Combine(run, QemuHypervisor.ShellSocketName), Path.Combine(run, QemuHypervisor.AgentSocketName), stopping);
+                    await VmConsoleSession.RunAsync(options, order, Path.Combine(run, QemuHypervisor.ShellSocketName), Path.Combine(run, QemuHypervisor.AgentSocketName), log, stopping);
                     return;
                 }
 

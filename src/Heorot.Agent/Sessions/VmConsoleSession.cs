@@ -17,7 +17,7 @@ internal static class VmConsoleSession
 {
     private static readonly byte[] ExitMarker = Encoding.ASCII.GetBytes("\u001b]7770;heorot-exit;");
 
-    public static async Task RunAsync(AgentOptions options, SessionOrder order, string shellSocket, string channelSocket, CancellationToken stopping)
+    public static async Task RunAsync(AgentOptions options, SessionOrder order, string shellSocket, string channelSocket, Action<string> log, CancellationToken stopping)
     {
         using var socket = new ClientWebSocket();
         socket.Options.SetRequestHeader("Authorization", "Agent " + options.Secret);
@@ -43,6 +43,14 @@ internal static class VmConsoleSession
         await stream.WriteAsync("\n"u8.ToArray(), stopping); // the prompt was printed while nobody listened
         using var done = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         int? exit = null;
+
+        // Keystrokes wait for a prompt: a login that is still starting (just after boot, or after the last
+        // session's exit) flushes what was typed before it.
+        var early = await WaitForPromptAsync(stream, stopping);
+        if (early.Length > 0)
+        {
+            await socket.SendAsync(early, WebSocketMessageType.Binary, true, stopping);
+        }
 
         var output = Task.Run(
             async () =>
@@ -82,13 +90,17 @@ internal static class VmConsoleSession
             },
             done.Token);
 
-        await Task.WhenAny(output, input);
-        await done.CancelAsync();
+        var first = await Task.WhenAny(output, input);
+        log($"session {order.SessionId[..8]} on {order.Vm}: {(first == output ? "console" : "user")} side ended first ({first.Status}{(first.Exception is { } failure ? ": " + failure.InnerException?.Message : string.Empty)}), exit {exit?.ToString(CultureInfo.InvariantCulture) ?? "none"}");
+        // Before anything is cancelled: cancelling a pending WebSocket receive aborts the socket.
         if (exit is { } code && socket.State == WebSocketState.Open)
         {
             await SessionControl.Exit(code).SendAsync(socket, CancellationToken.None);
         }
-        else
+
+        await WebSockets.CloseQuietlyAsync(socket, "session ended");
+        await done.CancelAsync();
+        if (exit == null)
         {
             // The user went away without exiting: end that shell, or the next session would resume it.
             try
@@ -102,8 +114,33 @@ internal static class VmConsoleSession
             {
             }
         }
+    }
 
-        await WebSockets.CloseQuietlyAsync(socket, "session ended");
+    /// <summary>Reads the console until a shell prompt shows (at most 30 s); returns what it read.</summary>
+    private static async Task<byte[]> WaitForPromptAsync(NetworkStream stream, CancellationToken stopping)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        limit.CancelAfter(TimeSpan.FromSeconds(30));
+        var seen = new List<byte>();
+        var buffer = new byte[4096];
+        try
+        {
+            while (!Encoding.ASCII.GetString([.. seen]).Contains("$ ", StringComparison.Ordinal) && !Encoding.ASCII.GetString([.. seen]).Contains("# ", StringComparison.Ordinal))
+            {
+                var read = await stream.ReadAsync(buffer, limit.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                seen.AddRange(buffer.AsSpan(0, read));
+            }
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+        }
+
+        return [.. seen];
     }
 
     /// <summary>Splits console bytes into what to send now, what to hold (a possible marker's start) and the exit status if the marker is complete.</summary>

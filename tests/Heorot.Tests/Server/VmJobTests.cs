@@ -142,7 +142,16 @@ public sealed class VmJobTests
         using var input = new MemoryStream("echo \"in=$(id -un)@$(hostname) tty=$(tty)\"; exit 3\n"u8.ToArray());
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         limit.CancelAfter(TimeSpan.FromMinutes(2));
-        var code = await Heorot.Cli.Commands.ShellCommand.RunAsync(client, id, "1", input, output, terminal: false, limit.Token);
+        int code;
+        try
+        {
+            code = await Heorot.Cli.Commands.ShellCommand.RunAsync(client, id, "1", input, output, terminal: false, limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"the session did not end; output: {System.Text.Encoding.UTF8.GetString(output.ToArray())}");
+            throw;
+        }
 
         var text = System.Text.Encoding.UTF8.GetString(output.ToArray());
         Assert.True(code == 3, $"exit {code}; output: {text}");
