@@ -69,7 +69,10 @@ internal sealed class VmRunner(AgentOptions options, IHypervisor hypervisor, Ima
         }
         catch (HypervisorException e)
         {
-            return $"cannot start the VMs of job {spec.JobId}: {e.Message}";
+            var hint = e.Message.Contains("multicast group", StringComparison.Ordinal)
+                ? $" (the job's network is a multicast group: {options.Name} needs a multicast route, e.g. ip route add 224.0.0.0/4 dev IFACE)"
+                : string.Empty;
+            return $"cannot start the VMs of job {spec.JobId}: {e.Message}{hint}";
         }
     }
 

@@ -294,6 +294,9 @@ internal static class UpCommand
             await IpAsync(ct, "-n", ns, "addr", "add", $"{Subnet}.{11 + i}/24", "dev", "eth0");
             await IpAsync(ct, "-n", ns, "link", "set", "eth0", "up");
             await IpAsync(ct, "-n", ns, "link", "set", "lo", "up");
+
+            // VM jobs' private networks are multicast groups: they cross the bridge between nodes.
+            await IpAsync(ct, "-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0");
         }
     }
 

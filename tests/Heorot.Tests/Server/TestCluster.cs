@@ -228,6 +228,13 @@ public sealed class TestCluster : IAsyncDisposable
             await Server.DisposeAsync();
         }
 
+        // VMs outlive their agent by design (they are re-attached after a restart): a torn-down test cluster
+        // kills those of its jobs that were not ended, as an operator would.
+        foreach (var pid in Heorot.Agent.Vms.VmRunner.ProcessesUsing(Directory))
+        {
+            Heorot.Protocol.Hooks.Signals.Send(pid, Heorot.Protocol.Hooks.Signals.Kill);
+        }
+
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
