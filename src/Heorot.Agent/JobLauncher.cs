@@ -89,22 +89,7 @@ public sealed class JobLauncher
             File.SetUnixFileMode(paths.WorkDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
-        var cgroup = CgroupOf(paths);
-        if (cgroup != null)
-        {
-            try
-            {
-                Directory.CreateDirectory(cgroup);
-            }
-            catch (IOException)
-            {
-                cgroup = null;
-            }
-            catch (UnauthorizedAccessException)
-            {
-                cgroup = null;
-            }
-        }
+        var cgroup = CreateCgroup(paths);
 
         var start = new ProcessStartInfo("/bin/sh")
         {
@@ -126,14 +111,7 @@ public sealed class JobLauncher
 
         start.ArgumentList.Add(paths.Script);
         SetEnvironment(start, spec, account, paths, node);
-        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        process.Exited += (_, _) =>
-        {
-            process.Dispose();
-            exited();
-        };
-        process.Start();
-        return process.Id;
+        return StartWatched(start, exited);
     }
 
     /// <summary>
@@ -145,6 +123,20 @@ public sealed class JobLauncher
         Directory.CreateDirectory(paths.WorkDirectory);
         File.WriteAllText(paths.Script, spec.Script.Length == 0 ? "#!/bin/sh\n" : spec.Script);
         File.WriteAllLines(paths.NodeFile, spec.Nodes);
+        var cgroup = CreateCgroup(paths);
+
+        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = "/" };
+        foreach (var argument in new[] { "-c", Wrapper, "heorot-job-" + paths.Key, cgroup ?? string.Empty, paths.ExitFile, paths.Stdout, paths.Stderr, paths.WorkDirectory, "/usr/bin/setsid" }.Concat(command))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return StartWatched(start, exited);
+    }
+
+    /// <summary>The job's cgroup, created; null without cgroups (the process group is the fallback).</summary>
+    private string? CreateCgroup(LocalJobPaths paths)
+    {
         var cgroup = CgroupOf(paths);
         if (cgroup != null)
         {
@@ -158,12 +150,11 @@ public sealed class JobLauncher
             }
         }
 
-        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = "/" };
-        foreach (var argument in new[] { "-c", Wrapper, "heorot-job-" + paths.Key, cgroup ?? string.Empty, paths.ExitFile, paths.Stdout, paths.Stderr, paths.WorkDirectory, "/usr/bin/setsid" }.Concat(command))
-        {
-            start.ArgumentList.Add(argument);
-        }
+        return cgroup;
+    }
 
+    private static int StartWatched(ProcessStartInfo start, Action exited)
+    {
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         process.Exited += (_, _) =>
         {

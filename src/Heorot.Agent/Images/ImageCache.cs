@@ -473,7 +473,7 @@ public sealed partial class ImageCache : IDisposable
             var final = Path.Combine(blobDirectory, hex);
             File.SetUnixFileMode(partialPath, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
             File.Move(partialPath, final, overwrite: true);
-            DurableFiles.SyncDirectory(blobDirectory);
+            Protocol.Unix.Fsync.Directory(blobDirectory);
             LogCached(logger, digest, expectedSize);
         }
         finally

@@ -50,7 +50,7 @@ public static class VmExec
         var nodefile = $"/tmp/heorot-{id}.nodes";
         var target = $"/tmp/heorot-{id}.script";
 
-        await using var channel = await GuestChannel.ConnectAsync(request.Channel, cancellationToken);
+        await using var channel = await GuestChannel.ConnectWhenServedAsync(request.Channel, TimeSpan.FromSeconds(60), cancellationToken);
         var setup = await channel.RunAsync(
             ["/bin/sh", "-c", "printf '%s' \"$1\" > \"$2\" && chmod 700 \"$2\" && shift 2 && printf '%s\\n' \"$@\" > \"$0\"", nodefile, script, target, .. request.Vms],
             user: request.User,

@@ -111,6 +111,11 @@ internal sealed class VmRunner(AgentOptions options, IHypervisor hypervisor, Ima
             },
             cancellationToken);
         var ready = await GuestChannel.WaitReadyAsync(handle.ConsoleLogPath, options.VmReadyTimeout, () => Protocol.Hooks.Signals.Exists(handle.Pid), cancellationToken: cancellationToken);
+
+        // Ready means usable: the guest's command channel answers (its init starts it after the readiness line).
+        await using (await GuestChannel.ConnectWhenServedAsync(handle.AgentSocketPath, TimeSpan.FromSeconds(60), cancellationToken))
+        {
+        }
         log($"job {spec.JobId}: {placement.Name} ready after {ready.Waited.TotalSeconds:0.0} s");
     }
 

@@ -61,6 +61,37 @@ public sealed partial class GuestChannel : IAsyncDisposable
         return new GuestChannel(socket);
     }
 
+    /// <summary>
+    /// Connects once the guest's agent answers a ping: just after the readiness line, the guest's init may not
+    /// have started it yet (a request sent then is lost, or the connection closes when the guest opens the port).
+    /// Retries until <paramref name="timeout"/>, then fails with the last error.
+    /// </summary>
+    public static async Task<GuestChannel> ConnectWhenServedAsync(string agentSocketPath, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            GuestChannel? channel = null;
+            try
+            {
+                channel = await ConnectAsync(agentSocketPath, cancellationToken).ConfigureAwait(false);
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                attempt.CancelAfter(TimeSpan.FromSeconds(3));
+                await channel.PingAsync(attempt.Token).ConfigureAwait(false);
+                return channel;
+            }
+            catch (Exception e) when (e is HypervisorException or OperationCanceledException && !cancellationToken.IsCancellationRequested && DateTime.UtcNow < deadline)
+            {
+                if (channel != null)
+                {
+                    await channel.DisposeAsync().ConfigureAwait(false);
+                }
+
+                await Task.Delay(250, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>Round trip through the guest agent; proves the channel is served.</summary>
     public async Task PingAsync(CancellationToken cancellationToken = default)
     {
