@@ -66,6 +66,8 @@ internal static class Program
             case "control":
                 ControlPlaneBench.RunAsync(options.JobsGiven ? options.Jobs : 5000, 64, Environment.GetEnvironmentVariable("HEOROT_BENCH_POSTGRES")).GetAwaiter().GetResult();
                 return 0;
+            case "vm":
+                return VmBench.RunAsync(options.Runs).GetAwaiter().GetResult();
             case "live":
                 LivePassBench.Run(options.Nodes, options.JobsGiven ? [options.Jobs] : [10_000, 100_000], options.Runs, options.Depth);
                 return 0;
@@ -83,6 +85,7 @@ internal static class Program
                    Heorot.Bench modes  [--trace ctc|curie] [--policy ...]
                    Heorot.Bench storage [--jobs N] [--concurrency C]   (durable submissions; PostgreSQL too when HEOROT_PG is set)
                    Heorot.Bench live   [--nodes N] [--jobs N] [--depth D] [--runs N]   (one conservative pass on a synthetic cluster)
+                   Heorot.Bench vm     [--runs N]   (VM jobs: bare boot, warm/cold start, fetch over a shaped link, teardown, VMs per node; root for the link)
               --traces DIR   folder of the SWF traces (default: ../shared/traces from the repository root)
             """);
     }
