@@ -176,8 +176,9 @@ public sealed class VmJobTests
         Assert.Equal(2, before.Count);
 
         // SIGKILL the agent: its VMs are daemonized and stay; a new agent process takes over the same state.
-        cluster.AgentProcesses["n1"].Kill(entireProcessTree: false);
-        await cluster.AgentProcesses["n1"].WaitForExitAsync(TestContext.Current.CancellationToken);
+        var killed = cluster.AgentProcesses["n1"];
+        killed.Kill(entireProcessTree: false);
+        await TestCluster.WaitAsync(() => Task.FromResult(killed.HasExited), TimeSpan.FromSeconds(10), "the agent to die"); // its job's processes keep its output pipes open
         cluster.StartAgent("n1");
         await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
 
