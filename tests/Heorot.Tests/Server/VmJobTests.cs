@@ -166,38 +166,6 @@ public sealed class VmJobTests
     }
 
     [Fact]
-    public async Task AgentRestart_VmsKeepRunningAndAreReattached_CancelThenDestroysThem()
-    {
-        await using var cluster = await TestCluster.StartAsync(agentCount: 1, configure: o => o with { SuspectAfter = TimeSpan.FromSeconds(30), DownAfter = TimeSpan.FromSeconds(30) });
-        await RegisterGuestAsync(cluster);
-        var id = (await cluster.SubmitAsync(TestCluster.Alice, new SubmitRequest { Args = ["-l", "/nodes=1/core=1,walltime=0:10:00"], Image = "guest", VNodes = 2 }))[0];
-        await cluster.WaitForStateAsync(id, Boot, "Running");
-        var before = Heorot.Agent.Vms.VmRunner.ProcessesUsing(Path.Combine(cluster.Directory, "agent-n1", "vms", $"{id}.0")).Order().ToList();
-        Assert.Equal(2, before.Count);
-
-        // SIGKILL the agent: its VMs are daemonized and stay; a new agent process takes over the same state.
-        var killed = cluster.AgentProcesses["n1"];
-        killed.Kill(entireProcessTree: false);
-        await TestCluster.WaitAsync(() => Task.FromResult(killed.HasExited), TimeSpan.FromSeconds(10), "the agent to die"); // its job's processes keep its output pipes open
-        cluster.StartAgent("n1");
-        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
-
-        Assert.Equal("Running", (await cluster.JobAsync(id)).State);
-        Assert.Equal(before, Heorot.Agent.Vms.VmRunner.ProcessesUsing(Path.Combine(cluster.Directory, "agent-n1", "vms", $"{id}.0")).Order().ToList());
-        await using (var channel = await GuestChannel.ConnectWhenServedAsync(AgentSocket(cluster, "n1", id, "vm1"), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken))
-        {
-            var hostname = await channel.RunAsync(["hostname"], cancellationToken: TestContext.Current.CancellationToken);
-            Assert.Equal("vm1", hostname.StdoutText.Trim());
-        }
-
-        using var client = cluster.Client(TestCluster.Alice);
-        await client.DeleteAsync($"v1/jobs/{id}", TestContext.Current.CancellationToken);
-        await cluster.WaitForStateAsync(id, TimeSpan.FromSeconds(60), "Terminated");
-        await TestCluster.WaitAsync(() => Task.FromResult(!AnyQemuOf(cluster)), TimeSpan.FromSeconds(30), "the re-attached VMs to be destroyed by the new agent");
-        Assert.False(Directory.Exists(Path.Combine(cluster.Directory, "agent-n1", "vms", $"{id}.0")));
-    }
-
-    [Fact]
     public async Task VmJob_GuestNeverReady_JobFailsWithTheConsoleLog()
     {
         await using var cluster = await TestCluster.StartAsync(agentCount: 1);
