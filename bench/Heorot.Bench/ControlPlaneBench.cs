@@ -155,7 +155,7 @@ internal static class ControlPlaneBench
                 await using var connection = new Npgsql.NpgsqlConnection(postgres);
                 await connection.OpenAsync();
                 await using var command = connection.CreateCommand();
-                command.CommandText = "DROP TABLE IF EXISTS api_tokens, users, events, nodes, jobs, schema_version CASCADE";
+                command.CommandText = "DROP TABLE IF EXISTS image_parts, images, api_tokens, users, events, nodes, jobs, schema_version CASCADE";
                 await command.ExecuteNonQueryAsync();
             }
 
