@@ -14,12 +14,7 @@ internal static class ShellSession
 {
     public static async Task RunAsync(AgentOptions options, SessionOrder order, Func<Pty, Process> start, CancellationToken stopping)
     {
-        using var socket = new ClientWebSocket();
-        socket.Options.SetRequestHeader("Authorization", "Agent " + options.Secret);
-        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
-        var builder = new UriBuilder(new Uri(options.Server, $"agent/v1/sessions/{Uri.EscapeDataString(order.SessionId)}?node={Uri.EscapeDataString(options.Name)}"));
-        builder.Scheme = builder.Scheme == "https" ? "wss" : "ws";
-        await socket.ConnectAsync(builder.Uri, stopping);
+        using var socket = await ConnectAsync(options, order, stopping);
 
         Pty pty;
         Process shell;
@@ -53,6 +48,26 @@ internal static class ShellSession
             {
                 await PumpAsync(socket, pty, shell, stopping);
             }
+        }
+    }
+
+    /// <summary>The agent's side of a session: a WebSocket back to the server, with the cluster secret.</summary>
+    internal static async Task<ClientWebSocket> ConnectAsync(AgentOptions options, SessionOrder order, CancellationToken stopping)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", "Agent " + options.Secret);
+        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
+        var builder = new UriBuilder(new Uri(options.Server, $"agent/v1/sessions/{Uri.EscapeDataString(order.SessionId)}?node={Uri.EscapeDataString(options.Name)}"));
+        builder.Scheme = builder.Scheme == "https" ? "wss" : "ws";
+        try
+        {
+            await socket.ConnectAsync(builder.Uri, stopping);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
         }
     }
 

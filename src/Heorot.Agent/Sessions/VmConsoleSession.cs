@@ -19,11 +19,7 @@ internal static class VmConsoleSession
 
     public static async Task RunAsync(AgentOptions options, SessionOrder order, string shellSocket, string channelSocket, Action<string> log, CancellationToken stopping)
     {
-        using var socket = new ClientWebSocket();
-        socket.Options.SetRequestHeader("Authorization", "Agent " + options.Secret);
-        var builder = new UriBuilder(new Uri(options.Server, $"agent/v1/sessions/{Uri.EscapeDataString(order.SessionId)}?node={Uri.EscapeDataString(options.Name)}"));
-        builder.Scheme = builder.Scheme == "https" ? "wss" : "ws";
-        await socket.ConnectAsync(builder.Uri, stopping);
+        using var socket = await ShellSession.ConnectAsync(options, order, stopping);
 
         using var console = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -125,7 +121,8 @@ internal static class VmConsoleSession
         var buffer = new byte[4096];
         try
         {
-            while (!Encoding.ASCII.GetString([.. seen]).Contains("$ ", StringComparison.Ordinal) && !Encoding.ASCII.GetString([.. seen]).Contains("# ", StringComparison.Ordinal))
+            var text = new StringBuilder();
+            while (!text.ToString().Contains("$ ", StringComparison.Ordinal) && !text.ToString().Contains("# ", StringComparison.Ordinal))
             {
                 var read = await stream.ReadAsync(buffer, limit.Token);
                 if (read == 0)
@@ -134,6 +131,7 @@ internal static class VmConsoleSession
                 }
 
                 seen.AddRange(buffer.AsSpan(0, read));
+                text.Append(Encoding.ASCII.GetString(buffer, 0, read));
             }
         }
         catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
