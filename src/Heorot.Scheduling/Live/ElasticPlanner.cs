@@ -102,12 +102,13 @@ public sealed record PlannedUse(int Node, long Start, long JobId);
 public static class ElasticPlanner
 {
     /// <summary>
-    /// The snapshot the elastic manager plans with: nodes that are not ready (off, booting) are held by a
-    /// pseudo-job until they would be ready, so the scheduler places work there no sooner; every queue is
-    /// planned conservatively so that every waiting job (up to the planning depth) has a planned slot.
+    /// The snapshot planned against powered-off capacity: nodes that are not ready (off, booting) are held by a
+    /// pseudo-job until they would be ready, so the scheduler places work there no sooner. With
+    /// <paramref name="conservative"/> (the elastic manager's what-if plan) every queue is planned conservatively,
+    /// so that every waiting job (up to the planning depth) has a planned slot, not only EASY's head.
     /// <paramref name="readyAt"/> holds, per node index, when it would be ready (null: ready now).
     /// </summary>
-    public static SchedulingSnapshot WithPowerDelays(SchedulingSnapshot snapshot, long?[] readyAt)
+    public static SchedulingSnapshot WithPowerDelays(SchedulingSnapshot snapshot, long?[] readyAt, bool conservative = true)
     {
         var running = new List<RunningJob>(snapshot.Running);
         var available = snapshot.NodeAvailable is { } given ? (bool[])given.Clone() : Enumerable.Repeat(true, snapshot.Cluster.NodeCount).ToArray();
@@ -121,11 +122,18 @@ public static class ElasticPlanner
             }
         }
 
+        // A slot kept from an earlier pass on a node that will not be ready by then cannot be kept: the node's
+        // readiness slides with the clock until it is powered on. Then the whole queue is planned afresh, in queue
+        // order: keeping the later jobs' slots would let them overtake the one that lost its slot.
+        var lost = snapshot.Pending.Any(p => p.Previous is { } previous && previous.Alloc.Nodes.Any(n => n < readyAt.Length && readyAt[n] is { } ready && ready > previous.Start));
+        var pending = lost ? snapshot.Pending.Select(p => p with { Previous = null }).ToList() : snapshot.Pending;
+
         return snapshot with
         {
             NodeAvailable = available,
             Running = running,
-            Queues = snapshot.Queues.Select(q => q with { Policy = PolicyKind.Conservative }).ToList(),
+            Pending = pending,
+            Queues = conservative ? snapshot.Queues.Select(q => q with { Policy = PolicyKind.Conservative }).ToList() : snapshot.Queues,
         };
     }
 

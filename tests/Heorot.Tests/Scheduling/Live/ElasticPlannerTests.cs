@@ -179,4 +179,26 @@ public class ElasticPlannerTests
         var decisions = ElasticPlanner.Decide(T0, [Node(1, NodePowerState.Off), Node(2, NodePowerState.PoweringOn) with { TransitionSince = T0 - 70 }], uses, Options);
         Assert.Equal([("n1", ElasticAction.PowerOn)], decisions.Select(d => (d.Node, d.Action)).ToArray());
     }
+
+    [Fact]
+    public void WithPowerDelays_KeptSlotOnANodeNotReadyByThen_IsPlannedAfreshInQueueOrder()
+    {
+        var compiler = Compiler(3);
+        var job1 = Job(compiler, 1, "/nodes=2,walltime=0:05:00");
+        var job2 = Job(compiler, 2, "/nodes=2,walltime=0:05:00");
+
+        // The previous pass gave job 1 a slot at T0+3 and job 2 the one after it; the off nodes are now ready only
+        // at T0+4 (their readiness slides until they are powered on): job 1 loses its slot. Were job 2's kept, job 2
+        // would be compressed into the first slot and overtake job 1.
+        var alloc = new Heorot.Scheduling.Timeline.NodeAlloc([0, 1], [4, 4], [1024, 1024], [0, 0]);
+        var snapshot = new SchedulingSnapshot(T0, compiler.Shape)
+        {
+            Pending = [job1 with { Previous = new PlannedSlot(T0 + 3, T0 + 303, 0, alloc) }, job2 with { Previous = new PlannedSlot(T0 + 303, T0 + 603, 0, alloc) }],
+        };
+
+        var plan = ClusterScheduler.Plan(ElasticPlanner.WithPowerDelays(snapshot, [T0 + 4, T0 + 4, T0 + 4]));
+
+        Assert.Equal(T0 + 4, plan.ExplainFor(1)!.Planned!.Start);
+        Assert.True(plan.ExplainFor(2)!.Planned!.Start > T0 + 4);
+    }
 }
