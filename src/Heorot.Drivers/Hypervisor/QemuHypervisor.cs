@@ -316,8 +316,12 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
 
         args.AddRange([
             "-M", "pc", "-m", spec.MemoryMiB.ToString(CultureInfo.InvariantCulture), "-smp", spec.Cores.ToString(CultureInfo.InvariantCulture),
-            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-nodefaults", "-no-user-config", "-display", "none",
         ]);
+        if (spec.NoReboot)
+        {
+            args.Add("-no-reboot");
+        }
 
         if (spec.Kernel != null)
         {
@@ -349,6 +353,12 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
         if (spec.SeedPath != null)
         {
             args.AddRange(["-drive", Drive(new VmDisk(spec.SeedPath, "raw", ReadOnly: true))]);
+        }
+
+        foreach (var share in spec.Shares)
+        {
+            // multidevs=remap: a share spanning several host file systems keeps distinct inode numbers in the guest.
+            args.AddRange(["-virtfs", $"local,path={Escape(Path.GetFullPath(share.HostPath))},mount_tag={share.Tag},security_model=none,multidevs=remap" + (share.ReadOnly ? ",readonly=on" : string.Empty)]);
         }
 
         var mac = spec.Network.MacAddress != null ? ",mac=" + spec.Network.MacAddress : string.Empty;
@@ -395,8 +405,11 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
             ]);
         }
 
+        var serial = spec.SerialTcpPort is { } port
+            ? $"socket,id=s0,host=127.0.0.1,port={port.ToString(CultureInfo.InvariantCulture)}"
+            : $"socket,id=s0,path={Escape(Path.Combine(run, SerialSocketName))}";
         args.AddRange([
-            "-chardev", $"socket,id=s0,path={Escape(Path.Combine(run, SerialSocketName))},server=on,wait=off,logfile={Escape(spec.ConsoleLogPath ?? Path.Combine(run, ConsoleLogName))}",
+            "-chardev", $"{serial},server=on,wait=off,logfile={Escape(spec.ConsoleLogPath ?? Path.Combine(run, ConsoleLogName))}",
             "-serial", "chardev:s0",
             "-qmp", $"unix:{Escape(Path.Combine(run, QmpSocketName))},server=on,wait=off",
             "-daemonize", "-pidfile", Path.Combine(run, PidFileName),
@@ -420,6 +433,14 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
         if (spec.Kernel == null && spec.BootDisk == null)
         {
             throw Invalid("a VM needs a kernel or a boot disk");
+        }
+
+        foreach (var share in spec.Shares)
+        {
+            if (!TagPattern().IsMatch(share.Tag) || !Directory.Exists(share.HostPath))
+            {
+                throw Invalid($"share '{share.Tag}' of {share.HostPath}: the tag must be 1-31 letters, digits or '_', and the directory must exist");
+            }
         }
 
         foreach (var file in new[] { spec.Kernel, spec.Initrd, spec.SeedPath, spec.BootDisk?.Path }.Concat(spec.Disks.Select(d => d.Path)))
@@ -544,6 +565,9 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
     private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[A-Za-z0-9_]{1,31}$")]
+    private static partial Regex TagPattern();
 
     [GeneratedRegex(@"^[A-Za-z0-9_.:-]{1,64}$")]
     private static partial Regex TargetPattern();
