@@ -132,6 +132,9 @@ public sealed record NodeView
     public double? BootSeconds { get; init; }
 }
 
+/// <summary>A node's kept console log: <c>current</c> (this boot) or a previous boot's.</summary>
+public sealed record ConsoleLogView(string Name, long Bytes);
+
 /// <summary>A power command for a node set (<c>heorot power</c>): on, off, soft, cycle, reset or status.</summary>
 public sealed record PowerRequest
 {

@@ -96,6 +96,7 @@ public sealed class HeorotServer : IAsyncDisposable
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         app.MapOpenApi("/openapi/{documentName}.json");
         Endpoints.Map(app, control, authenticator);
+        ConsoleEndpoints.Map(app, control, authenticator);
         var images = new ImageRegistry(store, new BlobStore(options.DataDirectory), TimeProvider.System);
         ImageEndpoints.Map(app, images, authenticator, options);
         await images.SweepAsync(options.OrphanBlobGrace, cancellationToken);

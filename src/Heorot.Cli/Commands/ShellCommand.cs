@@ -161,7 +161,7 @@ internal static class ShellCommand
     }
 
     /// <summary>Runs stty on the controlling terminal; its output, or null when it failed.</summary>
-    private static string? Stty(params string[] arguments)
+    internal static string? Stty(params string[] arguments)
     {
         var start = new ProcessStartInfo("stty") { UseShellExecute = false, RedirectStandardOutput = true };
         foreach (var argument in arguments)

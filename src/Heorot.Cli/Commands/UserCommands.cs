@@ -23,7 +23,7 @@ internal static partial class UserCommands
     public static IEnumerable<Command> Create() =>
     [
         Sub(), Stat(), JobVerb("del", "Cancel jobs (yours; operators: any).", "cancel"), JobVerb("hold", "Hold waiting jobs.", "hold"),
-        JobVerb("resume", "Release held jobs.", "release"), Signal(), Resv(), Logs(), Nodes(), Node(), Power(), Events(), Queues(), Login(), WhoAmI(), Image(),
+        JobVerb("resume", "Release held jobs.", "release"), Signal(), Resv(), Logs(), Nodes(), Node(), Power(), NodeConsole(), Events(), Queues(), Login(), WhoAmI(), Image(),
         .. ShellCommand.Create(ServerOption),
     ];
 

@@ -40,6 +40,7 @@ public sealed partial class ControlPlane
     {
         PowerConfig = config;
         powerDrivers = drivers;
+        OpenConsoles(config);
         foreach (var (name, driver) in drivers)
         {
             var node = nodes.GetOrAdd(name, n => new NodeEntry(n));
@@ -230,6 +231,11 @@ public sealed partial class ControlPlane
         };
         updated = change?.Invoke(updated) ?? updated;
         await SaveNodeAsync(node, state, updated, new NewEvent(Now, actor, "node.power", $"node/{node.Name}", $"{from} -> {to}: {reason}", "{}"), cancellationToken);
+        if (to == NodePowerState.PoweringOn)
+        {
+            ConsoleNewBoot(node.Name);
+        }
+
         LogPower(logger, node.Name, from, to, reason);
         if (to is NodePowerState.On or NodePowerState.Off || from == NodePowerState.On)
         {

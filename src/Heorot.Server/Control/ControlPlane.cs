@@ -63,7 +63,11 @@ public sealed partial class ControlPlane : IDisposable
 
     public LogStore Logs { get; }
 
-    public void Dispose() => passGate.Dispose();
+    public void Dispose()
+    {
+        CloseConsolesAsync().GetAwaiter().GetResult();
+        passGate.Dispose();
+    }
 
     public IHeorotStore Store => store;
 
