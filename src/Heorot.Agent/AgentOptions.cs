@@ -32,6 +32,11 @@ public sealed record AgentOptions
 
     public TimeSpan HookTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>The operator's health check, run as root every <see cref="HealthInterval"/>: exit 0 is healthy.</summary>
+    public string? HealthCheck { get; init; }
+
+    public TimeSpan HealthInterval { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Largest piece of output sent per stream and sync.</summary>
     public int MaxLogChunk { get; init; } = 256 * 1024;
 

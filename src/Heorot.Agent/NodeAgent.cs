@@ -42,6 +42,7 @@ public sealed class NodeAgent : IDisposable
     private readonly Lazy<int> detectedGpus = new(AgentOptions.DetectGpus);
     private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int heartbeatMs = 10_000;
+    private HealthReport? health;
     private int graceSeconds = 10;
 
     public NodeAgent(AgentOptions options, Action<string>? log = null)
@@ -219,6 +220,7 @@ public sealed class NodeAgent : IDisposable
             AgentStart = started,
             Jobs = statuses,
             Serial = Interlocked.Increment(ref serial),
+            Health = Volatile.Read(ref health),
 
             // The poll comes back every second while jobs run (their output), else waits for orders; a report never waits.
             WaitMilliseconds = !poll ? 0 : anyActive ? 1000 : heartbeatMs,
@@ -591,6 +593,54 @@ public sealed class NodeAgent : IDisposable
                 {
                     launcher.Signal(record, paths, Signals.Kill);
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs the operator's health check now and every interval; a changed verdict is reported at once (the server
+    /// makes a failing node Suspected and heals it when the check passes again).
+    /// </summary>
+    public async Task RunHealthAsync(CancellationToken stopping)
+    {
+        if (options.HealthCheck is not { } check)
+        {
+            return;
+        }
+
+        while (!stopping.IsCancellationRequested)
+        {
+            HookResult result;
+            try
+            {
+                result = await HookRunner.RunAsync(check, new Dictionary<string, string>
+                {
+                    ["HEOROT_NODE"] = options.Name,
+                    ["HEOROT_HOOK"] = "health-check",
+                    ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                }, options.HookTimeout, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var previous = Volatile.Read(ref health);
+            var output = result.Output.Length > 2000 ? result.Output[^2000..] : result.Output;
+            Volatile.Write(ref health, new HealthReport(result.Ok, output.Trim(), DateTimeOffset.UtcNow));
+            if (previous == null || previous.Ok != result.Ok)
+            {
+                log($"health check {(result.Ok ? "passed" : "failed: " + output.Trim())}");
+                Changed();
+            }
+
+            try
+            {
+                await Task.Delay(options.HealthInterval, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }

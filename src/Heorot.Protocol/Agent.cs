@@ -155,7 +155,13 @@ public sealed record SyncRequest
 
     /// <summary>Grows with every request an agent builds: a request overtaken by a newer one reports old news.</summary>
     public long Serial { get; init; }
+
+    /// <summary>The last result of the operator's health check on the node; null when none is configured or run yet.</summary>
+    public HealthReport? Health { get; init; }
 }
+
+/// <summary>What the node's health check (an operator's script the agent runs now and then) last said.</summary>
+public sealed record HealthReport(bool Ok, string Output, DateTimeOffset Checked);
 
 public sealed record LogOffsets(long JobId, int Attempt, long Stdout, long Stderr);
 

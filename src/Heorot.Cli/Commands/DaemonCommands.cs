@@ -104,9 +104,11 @@ internal static class DaemonCommands
         var properties = new Option<string[]>("--property") { Description = "A node property KEY=VALUE (repeatable)." };
         var prolog = new Option<string?>("--prolog") { Description = "Node prolog script (run as root before each job)." };
         var epilog = new Option<string?>("--epilog") { Description = "Node epilog script (run as root after each job, even a failed one)." };
+        var healthCheck = new Option<string?>("--health-check") { Description = "Health check script (run as root now and every --health-interval; a failure makes the node Suspected until it passes again)." };
+        var healthInterval = new Option<double>("--health-interval") { Description = "Seconds between health checks.", DefaultValueFactory = _ => 60 };
         var command = new Command("agent", "Run a node agent: registers, heartbeats, runs jobs as their users.")
         {
-            server, name, secretFile, state, cores, memory, gpus, properties, prolog, epilog,
+            server, name, secretFile, state, cores, memory, gpus, properties, prolog, epilog, healthCheck, healthInterval,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -160,13 +162,17 @@ internal static class DaemonCommands
                     Properties = props,
                     Prolog = parse.GetValue(prolog),
                     Epilog = parse.GetValue(epilog),
+                    HealthCheck = parse.GetValue(healthCheck),
+                    HealthInterval = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(healthInterval))),
                     SelfCommand = SelfCommand(),
                 },
                 message => Terminal.Err.WriteLine($"heorot agent {nodeName}: {message}"));
             Terminal.Err.WriteLine($"heorot agent {nodeName}: serving {serverUri}; state in {stateDirectory}");
             var watcher = agent.RunWatcherAsync(ct);
+            var health = agent.RunHealthAsync(ct);
             await agent.RunAsync(ct);
             await watcher;
+            await health;
             return 0;
         });
         return command;

@@ -21,6 +21,7 @@ public enum NodeTrigger
     Resume,
     Revive,
     PowerFailed,
+    CheckFailed,
 }
 
 /// <summary>The node health lifecycle (issue 3, item 6), one declared table.</summary>
@@ -30,7 +31,7 @@ public static class NodeLifecycle
     [
         new(NodeState.Alive, NodeTrigger.HeartbeatLost, NodeState.Suspected, "a heartbeat is late: no new work; jobs keep their nodes"),
         new(NodeState.Suspected, NodeTrigger.HeartbeatBack, NodeState.Alive, "the agent answers again"),
-        new(NodeState.Suspected, NodeTrigger.Timeout, NodeState.Down, "no heartbeat for the timeout: its jobs are requeued or end in Error"),
+        new(NodeState.Suspected, NodeTrigger.Timeout, NodeState.Down, "no heartbeat for the timeout, or still failing after its power-cycles: its jobs are requeued or end in Error"),
         new(NodeState.Down, NodeTrigger.HeartbeatBack, NodeState.Suspected, "the agent is back; a health check decides"),
         new(NodeState.Down, NodeTrigger.Timeout, NodeState.Dead, "down for too long, or failed repeatedly: an operator must revive it"),
         new(NodeState.Alive, NodeTrigger.PrologFailed, NodeState.Suspected, "a job's prolog failed on the node"),
@@ -42,6 +43,7 @@ public static class NodeLifecycle
         new(NodeState.Drained, NodeTrigger.Resume, NodeState.Alive, "an operator puts the node back in service"),
         new(NodeState.Dead, NodeTrigger.Revive, NodeState.Suspected, "an operator revives a dead node; a health check decides"),
         new(NodeState.Alive, NodeTrigger.PowerFailed, NodeState.Suspected, "its BMC failed a power command, or it did not boot in time: planned work goes elsewhere"),
+        new(NodeState.Alive, NodeTrigger.CheckFailed, NodeState.Suspected, "the operator's health check failed on the node"),
     ]);
 
     /// <summary>Whether the scheduler may place new work on a node in this state.</summary>

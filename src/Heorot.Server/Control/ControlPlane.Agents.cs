@@ -30,6 +30,10 @@ public sealed partial class ControlPlane
 
         var node = nodes.GetOrAdd(sync.Node, n => new NodeEntry(n));
         await RegisterAsync(node, sync, cancellationToken);
+        if (sync.Health is { } health)
+        {
+            await HealthAsync(node, health, cancellationToken);
+        }
 
         var reports = sync.Jobs.GroupBy(j => new JobAttempt(j.JobId, j.Attempt)).ToDictionary(g => g.Key, g => g.Last());
         bool stale;
@@ -159,6 +163,27 @@ public sealed partial class ControlPlane
         else if (state == NodeState.Suspected && description.SuspectedByHeartbeat)
         {
             await FireNodeAsync(node, NodeTrigger.HeartbeatBack, $"agent/{node.Name}", "the agent answers again", cancellationToken);
+        }
+    }
+
+    /// <summary>The operator's health check: a failure makes the node Suspected; passing again heals it.</summary>
+    private async Task HealthAsync(NodeEntry node, HealthReport health, CancellationToken cancellationToken)
+    {
+        NodeState state;
+        bool byCheck;
+        lock (node.Gate)
+        {
+            state = node.State;
+            byCheck = node.Description.SuspectedByCheck;
+        }
+
+        if (!health.Ok && state == NodeState.Alive)
+        {
+            await FireNodeAsync(node, NodeTrigger.CheckFailed, $"agent/{node.Name}", $"health check failed: {(health.Output.Length > 0 ? health.Output : "no output")}", cancellationToken);
+        }
+        else if (health.Ok && state == NodeState.Suspected && byCheck)
+        {
+            await FireNodeAsync(node, NodeTrigger.CheckPassed, $"agent/{node.Name}", "the health check passes again", cancellationToken);
         }
     }
 

@@ -295,7 +295,8 @@ public sealed partial class ControlPlane
         double? measured = description.Power == NodePowerState.PoweringOn && description.PowerSince is { } on ? (Now - on).TotalSeconds : null;
         var learned = measured is { } m ? (description.BootSeconds is { } old ? (old + m) / 2 : m) : description.BootSeconds;
         var reason = measured is { } took ? $"its agent registered {took:0.#} s after power-on (boot time now {learned:0.#} s)" : "its agent registered";
-        await FirePowerAsync(node, PowerTrigger.Booted, $"agent/{node.Name}", reason, cancellationToken, d => d with { BootSeconds = learned, PowerCycles = 0 });
+        // A node that boots healthy starts afresh; one cycled because it was Suspected keeps its count until it heals.
+        await FirePowerAsync(node, PowerTrigger.Booted, $"agent/{node.Name}", reason, cancellationToken, d => d with { BootSeconds = learned, PowerCycles = state == NodeState.Alive ? 0 : d.PowerCycles });
         if (state == NodeState.Suspected && description.SuspectedByPower)
         {
             await FireNodeAsync(node, NodeTrigger.CheckPassed, $"agent/{node.Name}", "it booted after all", cancellationToken);
@@ -390,6 +391,7 @@ public sealed partial class ControlPlane
         var now = Now;
         var nowSeconds = now.ToUnixTimeSeconds();
         await FinishPowerOffsAsync(config, now, cancellationToken);
+        await CycleSuspectedAsync(config, now, cancellationToken);
         if (!config.ElasticEnabled)
         {
             return;
@@ -530,7 +532,6 @@ public sealed partial class ControlPlane
         if (state == NodeState.Alive)
         {
             await FireNodeAsync(node, NodeTrigger.PowerFailed, "elastic", reason, cancellationToken);
-            await UpdateDescriptionAsync(node, d => d with { SuspectedByPower = true });
         }
     }
 
@@ -545,6 +546,60 @@ public sealed partial class ControlPlane
         }
 
         await SaveNodeAsync(node, state, description, null, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Health management: a powered node Suspected for a while (silent, or its health check failing) is power-cycled,
+    /// up to MaxCycles times; still Suspected after its last cycle had time to work, it is given up: Down (its jobs
+    /// requeued or failed), then Dead, which only an operator revives.
+    /// </summary>
+    private async Task CycleSuspectedAsync(PowerConfig config, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        foreach (var (name, driver) in powerDrivers)
+        {
+            if (!nodes.TryGetValue(name, out var node))
+            {
+                continue;
+            }
+
+            NodeState state;
+            NodeDescription d;
+            DateTimeOffset since;
+            lock (node.Gate)
+            {
+                state = node.State;
+                d = node.Description;
+                since = node.StateSince;
+            }
+
+            var powerSince = d.PowerSince ?? since;
+            if (state != NodeState.Suspected || d.SuspectedByPower || d.Power != NodePowerState.On
+                || now - since < config.CycleSuspectedAfter || now - powerSince < config.CycleSuspectedAfter)
+            {
+                continue;
+            }
+
+            if (d.PowerCycles < config.Elastic.MaxCycles && driver.Capabilities.HasFlag(PowerCapabilities.Cycle))
+            {
+                var reason = $"Suspected for {(now - since).TotalSeconds:0} s ({d.Reason}): power-cycled ({d.PowerCycles + 1} of {config.Elastic.MaxCycles})";
+                try
+                {
+                    await UpdateDescriptionAsync(node, x => x with { PowerCycles = x.PowerCycles + 1 });
+                    await ApplyPowerAsync(node, driver, PowerAction.Cycle, "health", reason, cancellationToken);
+                }
+                catch (PowerException e)
+                {
+                    LogPowerFailed(logger, name, "cycle", e.Message);
+                }
+            }
+            else
+            {
+                var reason = $"still Suspected after {d.PowerCycles} power-cycle(s) ({d.Reason}): given up";
+                await FireNodeAsync(node, NodeTrigger.Timeout, "health", reason, cancellationToken);
+                await LoseJobsAsync(node);
+                await FireNodeAsync(node, NodeTrigger.Timeout, "health", reason + "; an operator must revive it", cancellationToken);
+            }
+        }
     }
 
     /// <summary>Nodes shutting down: off once the BMC says so; a hard off when the shutdown takes too long.</summary>

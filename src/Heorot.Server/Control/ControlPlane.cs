@@ -87,6 +87,7 @@ public sealed partial class ControlPlane : IDisposable
             node.State = Enum.Parse<NodeState>(record.State);
             node.Description = NodeDescription.FromJson(record.PropertiesJson);
             node.LastSeen = Now; // agents get the full timeout to come back after a server restart
+            node.StateSince = Now;
         }
 
         var states = new[] { JobState.Waiting, JobState.Hold, JobState.Launching, JobState.Running, JobState.Finishing }.Select(s => s.ToString()).ToList();
@@ -648,6 +649,15 @@ public sealed partial class ControlPlane : IDisposable
             throw new ApiException(409, "illegal_transition", $"node {node.Name} is {from}: {trigger} does not apply");
         }
 
+        // Why a node is Suspected decides how it heals: its agent answering, its boot, its health check.
+        description = to == NodeState.Alive
+            ? description with { SuspectedByCheck = false, SuspectedByPower = false, PowerCycles = 0 }
+            : description with
+            {
+                SuspectedByCheck = trigger == NodeTrigger.CheckFailed || description.SuspectedByCheck,
+                SuspectedByPower = trigger == NodeTrigger.PowerFailed || description.SuspectedByPower,
+            };
+
         await SaveNodeAsync(node, to, description, new NewEvent(Now, actor, "node." + to.ToString().ToLowerInvariant(), $"node/{node.Name}", reason, "{}"), cancellationToken);
         LogNode(logger, node.Name, from, to, reason);
         WantSchedule();
@@ -658,6 +668,11 @@ public sealed partial class ControlPlane : IDisposable
         await store.UpsertNodeAsync(new NodeRecord(node.Name, description.ToJson(), state.ToString(), Now), entry, cancellationToken);
         lock (node.Gate)
         {
+            if (node.State != state)
+            {
+                node.StateSince = Now;
+            }
+
             node.State = state;
             node.Description = description;
         }

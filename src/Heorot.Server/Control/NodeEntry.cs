@@ -23,6 +23,9 @@ public sealed record NodeDescription
     /// <summary>Whether the node was made Suspected by a lost heartbeat (it heals when the agent is back).</summary>
     public bool SuspectedByHeartbeat { get; init; }
 
+    /// <summary>Whether the node was made Suspected by its failing health check (it heals when the check passes).</summary>
+    public bool SuspectedByCheck { get; init; }
+
     /// <summary>Whether the node was made Suspected by its power (a BMC failure, a boot that never came up): it heals when its agent registers.</summary>
     public bool SuspectedByPower { get; init; }
 
@@ -85,6 +88,9 @@ public sealed class NodeEntry(string name)
 
     /// <summary>The attempts the agent reported in its last sync.</summary>
     public Dictionary<JobAttempt, AgentJobStatus> Reports { get; set; } = [];
+
+    /// <summary>When the node entered its health state (in memory: the server's start after a restart).</summary>
+    public DateTimeOffset StateSince { get; set; }
 
     /// <summary>When the node last became idle (for the elastic manager; in memory only).</summary>
     public DateTimeOffset IdleSince { get; set; }

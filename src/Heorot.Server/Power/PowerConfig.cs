@@ -51,6 +51,12 @@ public sealed record PowerConfig
     /// <summary>BMCs talked to at once by one command.</summary>
     public int Window { get; init; } = 8;
 
+    /// <summary>
+    /// A power-managed node Suspected this long (its heartbeat lost, its health check failing) is power-cycled,
+    /// up to the elastic settings' MaxCycles times; still failing after that, it is Down, then Dead.
+    /// </summary>
+    public TimeSpan CycleSuspectedAfter { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long one BMC call may take before it counts as a hung BMC.</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -194,8 +200,9 @@ public sealed record PowerConfig
                 case "window": config = config with { Window = Math.Max(1, Count(10_000)) }; break;
                 case "callTimeout": config = config with { CallTimeout = TimeSpan.FromSeconds(Math.Max(1, Seconds())) }; break;
                 case "partition": config = config with { PartitionProperty = text }; break;
+                case "cycleSuspectedAfter": config = config with { CycleSuspectedAfter = TimeSpan.FromSeconds(Seconds()) }; break;
                 default:
-                    errors.Add($"{at(keyNode)}: elastic: unknown key '{key}' (expected enabled, idle, breakEven, shutdown, boot, lead, keepWarm, partition, maxActionsPerMinute, maxCycles, bootTimeoutSlack, powerOffIdle, window, callTimeout)");
+                    errors.Add($"{at(keyNode)}: elastic: unknown key '{key}' (expected enabled, idle, breakEven, shutdown, boot, lead, keepWarm, partition, maxActionsPerMinute, maxCycles, bootTimeoutSlack, powerOffIdle, window, callTimeout, cycleSuspectedAfter)");
                     break;
             }
         }

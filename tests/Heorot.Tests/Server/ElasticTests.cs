@@ -197,4 +197,50 @@ public sealed class ElasticTests
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.False(machines["n2"].IsOn);
     }
+
+    [Fact(Timeout = 240_000)]
+    public async Task Health_FailingCheck_NodeIsSuspected_CycledOnce_ThenGivenUp_AndAPassingCheckHeals()
+    {
+        var dir = Directory.CreateTempSubdirectory("health-").FullName;
+        var broken = Path.Combine(dir, "broken");
+        var check = TestCluster.Script(dir, "check.sh", $"#!/bin/sh\nif [ -e {broken} ]; then echo disk on fire; exit 1; fi\n");
+        var machine = new FakeMachine();
+        machine.Set(true);
+        TestCluster? cluster = null;
+        machine.PowerChanged += on =>
+        {
+            if (cluster != null && cluster.AgentProcesses.TryGetValue("n1", out var agent))
+            {
+                agent.Kill(entireProcessTree: true);
+            }
+
+            if (on)
+            {
+                cluster?.StartAgent("n1");
+            }
+        };
+        var config = Config(elastic: false) with { CycleSuspectedAfter = TimeSpan.FromSeconds(2), Elastic = Config().Elastic with { MaxCycles = 1 } };
+        cluster = await TestCluster.StartAsync(
+            1,
+            o => o with { Power = config, PowerDrivers = new Dictionary<string, IPowerDriver> { ["n1"] = new FakePowerDriver(machine) } },
+            agentArguments: new Dictionary<string, string[]> { ["n1"] = ["--health-check", check, "--health-interval", "1"] });
+        await using var _ = cluster;
+
+        // A failing check makes the node Suspected; passing again heals it (no cycle: that would take 2 s).
+        await File.WriteAllTextAsync(broken, string.Empty, TestContext.Current.CancellationToken);
+        await TestCluster.WaitAsync(async () => (await NodesAsync(cluster))["n1"].State == "Suspected", Patience, "the failing check to suspect n1");
+        Assert.Matches("^health check failed: .*disk on fire", (await NodesAsync(cluster))["n1"].Reason);
+        File.Delete(broken);
+        await TestCluster.WaitAsync(async () => (await NodesAsync(cluster))["n1"].State == "Alive", Patience, "the passing check to heal n1");
+
+        // Still failing: cycled once (the machine reboots, its agent starts again), then given up: Down, then Dead.
+        await File.WriteAllTextAsync(broken, string.Empty, TestContext.Current.CancellationToken);
+        await TestCluster.WaitAsync(async () => (await NodesAsync(cluster))["n1"].State == "Dead", Patience, "n1 to be given up");
+        Assert.Equal(2, machine.Boots);
+        using var client = cluster.Client(TestCluster.Operator);
+        var events = (await client.GetFromJsonAsync<List<EventView>>("v1/events?limit=10000", WireJson.Options, TestContext.Current.CancellationToken))!;
+        Assert.True(events.Any(e => e.Actor == "health" && e.Reason.Contains("power-cycled (1 of 1)", StringComparison.Ordinal)), Journal(events));
+        Assert.True(events.Any(e => e.Kind == "node.dead" && e.Reason.Contains("still Suspected after 1 power-cycle(s)", StringComparison.Ordinal)), Journal(events));
+        Directory.Delete(dir, recursive: true);
+    }
 }

@@ -42,7 +42,7 @@ public sealed class TestCluster : IAsyncDisposable
 
     public const string Operator = "heorot-ops";
 
-    public static async Task<TestCluster> StartAsync(int agentCount = 3, Func<ServerOptions, ServerOptions>? configure = null, Func<int, string?>? prologFor = null)
+    public static async Task<TestCluster> StartAsync(int agentCount = 3, Func<ServerOptions, ServerOptions>? configure = null, Func<int, string?>? prologFor = null, IReadOnlyDictionary<string, string[]>? agentArguments = null)
     {
         var directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "heorot-e2e-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(directory);
@@ -58,7 +58,7 @@ public sealed class TestCluster : IAsyncDisposable
             Operators = new HashSet<string>([Operator]),
         };
         options = configure?.Invoke(options) ?? options;
-        var cluster = new TestCluster(directory, options);
+        var cluster = new TestCluster(directory, options) { ExtraAgentArguments = agentArguments ?? new Dictionary<string, string[]>() };
         await cluster.StartServerAsync();
         for (var i = 1; i <= agentCount; i++)
         {
@@ -108,6 +108,11 @@ public sealed class TestCluster : IAsyncDisposable
             args.AddRange(["--prolog", spec.Prolog]);
         }
 
+        if (ExtraAgentArguments.TryGetValue(name, out var extra))
+        {
+            args.AddRange(extra);
+        }
+
         var logFile = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "heorot-e2e-logs", System.IO.Path.GetFileName(Directory) + "-" + name + ".log");
         var process = Spawn(args, logFile);
         agents.Add(process);
@@ -148,6 +153,9 @@ public sealed class TestCluster : IAsyncDisposable
     }
 
     public Dictionary<string, Process> AgentProcesses { get; } = [];
+
+    /// <summary>More <c>heorot agent</c> options per node.</summary>
+    public IReadOnlyDictionary<string, string[]> ExtraAgentArguments { get; private set; } = new Dictionary<string, string[]>();
 
     public async Task<long> SubmitAsync(string user, string script, params string[] args) =>
         (await SubmitAsync(user, new SubmitRequest { Args = args, Script = script, WorkingDirectory = "/tmp" }))[0];
