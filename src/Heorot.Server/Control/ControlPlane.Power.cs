@@ -43,7 +43,8 @@ public sealed partial class ControlPlane
         OpenConsoles(config);
         foreach (var (name, driver) in drivers)
         {
-            var node = nodes.GetOrAdd(name, n => new NodeEntry(n));
+            // A node never registered gets the heartbeat timeout from now, like any node after a server start.
+            var node = nodes.GetOrAdd(name, n => new NodeEntry(n) { LastSeen = Now, StateSince = Now });
             NodeDescription description;
             NodeState state;
             lock (node.Gate)
