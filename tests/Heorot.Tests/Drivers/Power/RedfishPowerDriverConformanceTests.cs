@@ -24,7 +24,10 @@ public sealed class FakeBmc : IAsyncDisposable
     /// <summary>The machine of the first (or only) system.</summary>
     public FakeMachine Machine => Machines["node1"];
 
-    public static async Task<FakeBmc> StartAsync(Func<RedfishBmcOptions, RedfishBmcOptions>? configure = null, params string[] systemIds)
+    public static async Task<FakeBmc> StartAsync(
+        Func<RedfishBmcOptions, RedfishBmcOptions>? configure = null,
+        IReadOnlyList<string>? bootTargets = null,
+        params string[] systemIds)
     {
         systemIds = systemIds.Length == 0 ? ["node1"] : systemIds;
         var machines = systemIds.ToDictionary(id => id, _ => new FakeMachine(), StringComparer.Ordinal);
@@ -32,7 +35,7 @@ public sealed class FakeBmc : IAsyncDisposable
         options = configure?.Invoke(options) ?? options;
         var emulator = await RedfishBmcEmulator.StartAsync(
             options,
-            [.. systemIds.Select(id => new EmulatedSystem(id, new FakePowerDriver(machines[id])))],
+            [.. systemIds.Select(id => new EmulatedSystem(id, new FakePowerDriver(machines[id]), bootTargets))],
             cancellationToken: TestContext.Current.CancellationToken);
         return new FakeBmc(emulator, machines);
     }
