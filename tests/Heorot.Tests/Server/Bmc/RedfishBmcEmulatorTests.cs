@@ -292,6 +292,30 @@ public sealed class RedfishBmcEmulatorTests
         Assert.Equal(0, bmc.Emulator.SessionCount);
     }
 
+    /// <summary>The emulator in front of a real QEMU guest: a Redfish "On" boots it to its readiness line, ForceOff stops QEMU.</summary>
+    [Fact(Timeout = 300_000)]
+    public async Task ResetOn_QemuGuestBehind_RedfishDriverBootsItToItsReadinessLine()
+    {
+        await using var node = await QemuNode.CreateAsync("rfnode");
+        await using var bmc = await RedfishBmcEmulator.StartAsync(
+            new RedfishBmcOptions { Password = Password },
+            [new EmulatedSystem("node1", node.Driver, ["None", "Pxe"])],
+            cancellationToken: Ct);
+        await using var driver = new RedfishPowerDriver(new RedfishPowerOptions { BaseUrl = bmc.BaseAddress, UserName = "admin", Password = Password });
+
+        await driver.SetAsync(PowerAction.On, Ct);
+        await UntilAsync(node.IsOn, TimeSpan.FromSeconds(150));
+        var state = await driver.GetStateAsync(Ct);
+        await driver.SetAsync(PowerAction.Off, Ct);
+        await UntilAsync(() => !node.IsOn(), TimeSpan.FromSeconds(60));
+        await bmc.WhenIdleAsync(Ct);
+
+        Assert.Equal(PowerState.On, state);
+        Assert.Equal(PowerState.Off, await driver.GetStateAsync(Ct));
+        Assert.Equal(1, node.Boots());
+        Assert.Null(bmc.Snapshot("node1").LastBackendError);
+    }
+
     private static async Task<string> RedfishtoolAsync(FakeBmc bmc, params string[] command)
     {
         // -S Always: HTTPS for every request; -A Session: log in (POST Sessions), use the token, log out.
@@ -343,12 +367,12 @@ public sealed class RedfishBmcEmulatorTests
 
     private static List<string> Strings(JsonNode? node) => [.. node!.AsArray().Select(n => (string)n!)];
 
-    private static async Task UntilAsync(Func<bool> condition)
+    private static async Task UntilAsync(Func<bool> condition, TimeSpan? limit = null)
     {
         var clock = Stopwatch.StartNew();
         while (!condition())
         {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "timed out waiting for the machine");
+            Assert.True(clock.Elapsed < (limit ?? TimeSpan.FromSeconds(30)), "timed out waiting for the machine");
             await Task.Delay(20, Ct);
         }
     }
