@@ -21,9 +21,12 @@ public sealed record QemuPowerOptions
 /// <summary>
 /// A QEMU VM acting as a physical node, its power driven through the hypervisor driver and QMP: On starts the VM
 /// from its spec (the next boot device picks kernel, disk or network boot), Off quits QEMU (then kills it), SoftOff
-/// presses the ACPI power button, Reset is QMP <c>system_reset</c>, Cycle is Off then On. A reboot inside the guest
-/// resets the VM instead of ending QEMU (QMP <c>set-action</c>), as a real machine reboots. The state is the
-/// process plus QMP <c>query-status</c>: no process is Off, any live QEMU (running, paused, wedged) is On.
+/// presses the ACPI power button, Reset is QMP <c>system_reset</c> (or a fresh start when the next boot device
+/// differs from the one QEMU was started for: its command line cannot change), Cycle is Off then On. A reboot inside
+/// the guest resets the VM instead of ending QEMU (QMP <c>set-action</c>), as a real machine reboots. The state is
+/// the process plus QMP <c>query-status</c>: no process is Off, a live QEMU whose monitor answers is On, one whose
+/// monitor does not is an unreachable BMC. The boot override lives in the driver instance (a new instance boots the
+/// default device), the VM in its run directory (a new instance finds it again).
 /// </summary>
 public sealed class QemuPowerDriver : IPowerDriver, IDisposable
 {
@@ -32,6 +35,9 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
     private readonly SemaphoreSlim gate = new(1, 1);
     private BootDevice nextBoot = BootDevice.Default;
     private bool persistentBoot;
+
+    // What the running QEMU was started for (its command line cannot change); null: not started by this instance.
+    private BootDevice? runningDevice;
 
     public QemuPowerDriver(QemuPowerOptions options, TimeProvider? timeProvider = null)
     {
@@ -122,6 +128,8 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
                     await hypervisor.QuitAsync(running, cancellationToken).ConfigureAwait(false);
                 }
 
+                runningDevice = null;
+
                 if (action == PowerAction.Cycle)
                 {
                     await StartAsync(cancellationToken).ConfigureAwait(false);
@@ -137,15 +145,24 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
                     await StartAsync(cancellationToken).ConfigureAwait(false);
                     break;
                 case PowerAction.On:
+                    // Idempotent, and repairs a start whose monitor call was lost.
+                    await MonitorAsync(vm, "set-action", RebootResets, cancellationToken).ConfigureAwait(false);
+                    break;
                 case PowerAction.SoftOff when vm == null:
                     break;
                 case PowerAction.SoftOff:
                     // Accepted once the button is pressed; the guest's OS takes its time to halt.
                     await hypervisor.PowerdownAsync(vm, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
                     break;
-                case PowerAction.Reset:
+                case PowerAction.Reset when runningDevice == nextBoot || (runningDevice == null && nextBoot == BootDevice.Default):
                     await MonitorAsync(vm, "system_reset", null, cancellationToken).ConfigureAwait(false);
                     ConsumeBootOverride();
+                    break;
+                case PowerAction.Reset:
+                    // A machine's firmware reads the boot override at reset; a QEMU's boot device is in its command
+                    // line, so a reset to another device starts QEMU afresh.
+                    await hypervisor.QuitAsync(vm, cancellationToken).ConfigureAwait(false);
+                    await StartAsync(cancellationToken).ConfigureAwait(false);
                     break;
                 default:
                     throw new PowerException(PowerErrorCode.Unsupported, $"qemu node {options.Spec.Name}: unknown action {action}");
@@ -160,11 +177,14 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         var vm = await hypervisor.StartAsync(SpecFor(nextBoot), cancellationToken).ConfigureAwait(false);
+        runningDevice = nextBoot;
         ConsumeBootOverride();
 
         // QEMU runs with -no-reboot (a job's VM ends when its guest reboots); a node's guest reboots like a machine.
-        await MonitorAsync(vm, "set-action", new JsonObject { ["reboot"] = "reset" }, cancellationToken).ConfigureAwait(false);
+        await MonitorAsync(vm, "set-action", RebootResets, cancellationToken).ConfigureAwait(false);
     }
+
+    private static JsonObject RebootResets => new() { ["reboot"] = "reset" };
 
     private void ConsumeBootOverride()
     {

@@ -78,6 +78,24 @@ public sealed class QemuPowerDriverTests
         Assert.Equal(1, node.Boots());
     }
 
+    [Fact(Timeout = 300_000)]
+    public async Task SetAsync_ResetAfterABootOverride_BootsTheNewDeviceOnceThenTheDefault()
+    {
+        await using var node = await QemuNode.CreateAsync("reboot");
+        await node.Driver.SetAsync(PowerAction.On, Ct);
+        await UntilAsync(node.IsOn);
+
+        await node.Driver.SetNextBootAsync(BootDevice.Pxe, cancellationToken: Ct);
+        await node.Driver.SetAsync(PowerAction.Reset, Ct);
+        await UntilAsync(() => node.Boots() == 2 && node.IsOn());
+        var afterOverride = node.LastBootDevice();
+        await node.Driver.SetAsync(PowerAction.Reset, Ct);
+        await UntilAsync(() => node.Boots() == 3 && node.IsOn());
+
+        Assert.Equal(BootDevice.Pxe, afterOverride);
+        Assert.Equal(BootDevice.Default, node.LastBootDevice());
+    }
+
     private static async Task UntilAsync(Func<bool> condition)
     {
         var clock = Stopwatch.StartNew();

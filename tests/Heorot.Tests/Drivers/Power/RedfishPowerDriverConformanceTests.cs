@@ -1,5 +1,5 @@
 using Heorot.Drivers.Power;
-using Heorot.Server.Bmc;
+using Heorot.Server.Power;
 
 namespace Heorot.Tests.Drivers.Power;
 

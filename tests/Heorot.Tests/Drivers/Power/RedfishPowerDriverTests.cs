@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Heorot.Drivers.Power;
-using Heorot.Server.Bmc;
+using Heorot.Server.Power;
 
 namespace Heorot.Tests.Drivers.Power;
 

@@ -4,11 +4,11 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Heorot.Drivers.Power;
-using Heorot.Server.Bmc;
+using Heorot.Server.Power;
 using Heorot.Tests.Drivers.Power;
 using Heorot.Tests.Support;
 
-namespace Heorot.Tests.Server.Bmc;
+namespace Heorot.Tests.Server.Power;
 
 /// <summary>
 /// The emulated BMC on the wire: raw HTTP for the schema, the authentication and the error bodies, then two

@@ -1,7 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Heorot.Drivers.Power;
 
-namespace Heorot.Server.Bmc;
+namespace Heorot.Server.Power;
 
 /// <summary>How an emulated Redfish BMC listens, who may log in, and how its power transitions behave.</summary>
 public sealed record RedfishBmcOptions

@@ -16,7 +16,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Heorot.Server.Bmc;
+namespace Heorot.Server.Power;
 
 /// <summary>One request the emulator answered: for tests and measurements. <see cref="Auth"/> is none, basic or session.</summary>
 public sealed record BmcRequest(string Method, string Path, int Status, string Auth);
