@@ -66,9 +66,9 @@ PY
 fi
 
 # --- initramfs -------------------------------------------------------------------------------------------
-STAMP=$(cat "$HERE/build.sh" "$HERE/init" "$HERE/heorot-agent" "$HERE/heorot-exec" "$HERE/heorot-console" "$HERE/seed.awk" /bin/busybox | sha256sum | cut -c1-16)-$KVER
+STAMP=$(cat "$HERE/build.sh" "$HERE/init" "$HERE/node-init" "$HERE/heorot-agent" "$HERE/heorot-exec" "$HERE/heorot-console" "$HERE/seed.awk" /bin/busybox | sha256sum | cut -c1-16)-$KVER
 if [ -s "$OUT/manifest.json" ] && grep -q "\"stamp\": \"$STAMP\"" "$OUT/manifest.json" \
-   && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/initramfs.cpio.gz" ]; then
+   && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/initramfs.cpio.gz" ] && [ -s "$OUT/node-initramfs.cpio.gz" ]; then
   phase "up to date ($STAMP)"
   exit 0
 fi
@@ -84,30 +84,33 @@ mkdir -p "$R"/{bin,sbin,etc/acpi/PWRF,proc,sys,dev,tmp,run,root,home,lib/modules
 chmod 0755 "$R"; chmod 1777 "$R/tmp"
 cp /bin/busybox "$R/bin/busybox"
 
-# Modules in dependency order (virtio_ring before virtio, and so on), resolved from modinfo.
-WANT="virtio_pci virtio_net virtio_blk virtio_console button evdev vfat nls_cp437 nls_utf8 nls_ascii nls_iso8859-1 isofs"
-ORDER=()
-seen=" "
-add() {
-  local m=$1 d
-  case "$seen" in *" $m "*) return;; esac
-  seen="$seen$m "
-  for d in $(modinfo -b "$KROOT" -k "$KVER" -F depends "$m" 2>/dev/null | tr ',' ' '); do add "$d"; done
-  ORDER+=("$m")
+# Modules in dependency order (virtio_ring before virtio, and so on), resolved from modinfo, into $1/lib/modules.
+modules() {
+  local root=$1 m f; shift
+  local order=() seen=" "
+  add() {
+    local m=$1 d
+    case "$seen" in *" $m "*) return;; esac
+    seen="$seen$m "
+    for d in $(modinfo -b "$KROOT" -k "$KVER" -F depends "$m" 2>/dev/null | tr ',' ' '); do add "$d"; done
+    order+=("$m")
+  }
+  for m in "$@"; do add "$m"; done
+  mkdir -p "$root/lib/modules"
+  : > "$root/lib/modules/order"
+  for m in "${order[@]}"; do
+    f=$(modinfo -b "$KROOT" -k "$KVER" -n "$m" 2>/dev/null || true)
+    case "$f" in
+      ""|"(builtin)") continue;;
+      *.ko) cp "$f" "$root/lib/modules/$m.ko";;
+      *.ko.xz) xz -dc "$f" > "$root/lib/modules/$m.ko";;
+      *.ko.zst) zstd -dcq "$f" > "$root/lib/modules/$m.ko";;
+      *) echo "guest-build: unexpected module file $f" >&2; exit 1;;
+    esac
+    echo "$m" >> "$root/lib/modules/order"
+  done
 }
-for m in $WANT; do add "$m"; done
-: > "$R/lib/modules/order"
-for m in "${ORDER[@]}"; do
-  f=$(modinfo -b "$KROOT" -k "$KVER" -n "$m" 2>/dev/null || true)
-  case "$f" in
-    ""|"(builtin)") continue;;
-    *.ko) cp "$f" "$R/lib/modules/$m.ko";;
-    *.ko.xz) xz -dc "$f" > "$R/lib/modules/$m.ko";;
-    *.ko.zst) zstd -dcq "$f" > "$R/lib/modules/$m.ko";;
-    *) echo "guest-build: unexpected module file $f" >&2; exit 1;;
-  esac
-  echo "$m" >> "$R/lib/modules/order"
-done
+modules "$R" virtio_pci virtio_net virtio_blk virtio_console button evdev vfat nls_cp437 nls_utf8 nls_ascii nls_iso8859-1 isofs
 
 install -m 0755 "$HERE/init" "$R/init"
 install -m 0755 "$HERE/heorot-agent" "$R/bin/heorot-agent"
@@ -119,6 +122,17 @@ mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
 ln -f "$KDIR/vmlinux" "$OUT/vmlinux" 2>/dev/null || cp "$KDIR/vmlinux" "$OUT/vmlinux"
 phase "initramfs"
 
+# The emulated physical node's initramfs (docs/power.md): same kernel, the host's root over virtio-9p.
+NR=$(mktemp -d)
+mkdir -p "$NR"/{bin,sbin,etc,proc,sys,dev,tmp,run,mnt}
+cp /bin/busybox "$NR/bin/busybox"
+modules "$NR" virtio_pci virtio_net 9pnet_virtio 9p overlay button evdev
+install -m 0755 "$HERE/node-init" "$NR/init"
+(cd "$NR" && find . | LC_ALL=C sort | cpio -o -H newc 2>/dev/null | gzip -1) > "$OUT/node-initramfs.cpio.gz.tmp"
+mv "$OUT/node-initramfs.cpio.gz.tmp" "$OUT/node-initramfs.cpio.gz"
+rm -rf "$NR"
+phase "node initramfs"
+
 cat > "$OUT/manifest.json.tmp" <<JSON
 {
   "stamp": "$STAMP",
@@ -129,6 +143,8 @@ cat > "$OUT/manifest.json.tmp" <<JSON
   "initrd": "initramfs.cpio.gz",
   "initrdSha256": "$(sha256sum "$OUT/initramfs.cpio.gz" | cut -d' ' -f1)",
   "modules": "$(tr '\n' ' ' < "$R/lib/modules/order" | sed 's/ $//')",
+  "nodeInitrd": "node-initramfs.cpio.gz",
+  "nodeReadyLine": "HEOROT-NODE-READY",
   "agentPort": "org.heorot.agent",
   "shellPort": "org.heorot.shell",
   "readyLine": "HEOROT-READY",

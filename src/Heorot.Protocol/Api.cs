@@ -122,6 +122,49 @@ public sealed record NodeView
     public string? Reason { get; init; }
 
     public IReadOnlyList<long> Jobs { get; init; } = [];
+
+    /// <summary>Off, PoweringOn, On, PoweringOff; null when Heorot does not control the node's power.</summary>
+    public string? Power { get; init; }
+
+    public DateTimeOffset? PowerSince { get; init; }
+
+    /// <summary>The learned boot time in seconds, once measured.</summary>
+    public double? BootSeconds { get; init; }
+}
+
+/// <summary>A power command for a node set (<c>heorot power</c>): on, off, soft, cycle, reset or status.</summary>
+public sealed record PowerRequest
+{
+    /// <summary>Node-set syntax, e.g. <c>node[1-16,20]</c>.</summary>
+    public string Nodes { get; init; } = string.Empty;
+
+    public string Action { get; init; } = string.Empty;
+
+    /// <summary>At most this many BMCs are talked to at once.</summary>
+    public int? Window { get; init; }
+
+    public string? Reason { get; init; }
+
+    /// <summary>Power off, cycle or reset nodes even when they hold jobs (the jobs are lost).</summary>
+    public bool Force { get; init; }
+}
+
+/// <summary>One node's outcome of a power command (one JSON line per node, streamed as they complete).</summary>
+public sealed record PowerResult
+{
+    public string Node { get; init; } = string.Empty;
+
+    public bool Ok { get; init; }
+
+    /// <summary>The BMC's answer for status (On, Off, Unknown); the node's power state after other actions.</summary>
+    public string? State { get; init; }
+
+    /// <summary>A stable error code (unreachable, auth_failed, unsupported, no_driver, ...) when not ok.</summary>
+    public string? Code { get; init; }
+
+    public string? Error { get; init; }
+
+    public double Seconds { get; init; }
 }
 
 public sealed record NodeActionRequest

@@ -102,11 +102,22 @@ public sealed class HeorotServer : IAsyncDisposable
         control.Images = images;
 
         await control.LoadAsync(cancellationToken);
+        var power = options.Power ?? (options.PowerFile is { } powerFile ? Power.PowerConfig.Load(powerFile) : null);
+        if (power != null)
+        {
+            await control.UsePowerAsync(power, options.PowerDrivers ?? power.CreateDrivers(), cancellationToken);
+        }
+
         var server = new HeorotServer(app, store, control, socketPath) { Images = images };
         await app.StartAsync(cancellationToken);
         File.SetUnixFileMode(socketPath, (UnixFileMode)0b110_110_110);
         server.loops.Add(Task.Run(() => control.RunSchedulerAsync(server.stopping.Token), CancellationToken.None));
         server.loops.Add(Task.Run(() => control.RunMonitorAsync(server.stopping.Token), CancellationToken.None));
+        if (power != null)
+        {
+            server.loops.Add(Task.Run(() => control.RunElasticAsync(server.stopping.Token), CancellationToken.None));
+        }
+
         control.WantSchedule();
         return server;
     }

@@ -79,4 +79,13 @@ public sealed record ServerOptions
 
     /// <summary>Memory of each VM when the job asked for none (MiB).</summary>
     public long VmMemoryMb { get; init; } = 192;
+
+    /// <summary>The power file (mode 0600): power-managed nodes, their BMCs, the elastic manager. See docs/power.md.</summary>
+    public string? PowerFile { get; init; }
+
+    /// <summary>Power settings given directly (tests, <c>heorot up</c>) instead of <see cref="PowerFile"/>.</summary>
+    public Power.PowerConfig? Power { get; init; }
+
+    /// <summary>Drivers given directly (tests: fake BMCs) instead of building them from <see cref="Power"/>'s node settings.</summary>
+    public IReadOnlyDictionary<string, Drivers.Power.IPowerDriver>? PowerDrivers { get; init; }
 }

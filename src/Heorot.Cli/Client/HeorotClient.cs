@@ -198,6 +198,21 @@ internal sealed class HeorotClient : IDisposable
         return await response.Content.ReadFromJsonAsync<BlobUploadResponse>(WireJson.Options, cancellationToken) ?? throw new ClientException("the server sent an empty answer");
     }
 
+    /// <summary>Posts <paramref name="body"/> and hands each line of the (newline-delimited JSON) answer to a callback as it arrives.</summary>
+    public async Task PostLinesAsync(string path, object body, Func<string, Task> onLine, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body, body.GetType(), options: WireJson.Options) };
+        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken), Encoding.UTF8);
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.Length > 0)
+            {
+                await onLine(line);
+            }
+        }
+    }
+
     /// <summary>Streams a text response (logs, events) to a callback, chunk by chunk.</summary>
     public async Task StreamAsync(string path, Func<string, Task> onText, CancellationToken cancellationToken)
     {

@@ -28,9 +28,10 @@ internal static class DaemonCommands
         var prolog = new Option<string?>("--prolog") { Description = "Server-side prolog script." };
         var epilog = new Option<string?>("--epilog") { Description = "Server-side epilog script." };
         var interval = new Option<double>("--scheduling-interval") { Description = "Minimum seconds between scheduling passes.", DefaultValueFactory = _ => 0.05 };
+        var power = new Option<string?>("--power") { Description = "Power file (mode 0600): power-managed nodes, their BMC drivers and credentials, the elastic manager (docs/power.md)." };
         var command = new Command("server", "Run the Heorot server: REST API, scheduler, journal.")
         {
-            data, listen, postgres, operators, queues, heartbeat, suspect, down, dead, grace, prolog, epilog, interval,
+            data, listen, postgres, operators, queues, heartbeat, suspect, down, dead, grace, prolog, epilog, interval, power,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -69,9 +70,20 @@ internal static class DaemonCommands
                 Prolog = parse.GetValue(prolog),
                 Epilog = parse.GetValue(epilog),
                 SchedulingInterval = TimeSpan.FromSeconds(parse.GetValue(interval)),
+                PowerFile = parse.GetValue(power),
             };
             using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }));
-            await using var server = await HeorotServer.StartAsync(options, new ForwardingProvider(logging), ct);
+            HeorotServer server;
+            try
+            {
+                server = await HeorotServer.StartAsync(options, new ForwardingProvider(logging), ct);
+            }
+            catch (Heorot.Server.Power.PowerConfigException e)
+            {
+                return Terminal.Fail(e.Message);
+            }
+
+            await using var running = server;
             Terminal.Err.WriteLine($"heorot server: listening on {string.Join(", ", server.Addresses)} and unix:{server.SocketPath}; data in {options.DataDirectory}");
             // SIGTERM or Ctrl-C: the host's console lifetime stops the application; the command's token may fire too.
             await Task.WhenAny(Task.Delay(Timeout.Infinite, ct), server.WaitForShutdownAsync(CancellationToken.None)).ContinueWith(_ => { }, TaskScheduler.Default);

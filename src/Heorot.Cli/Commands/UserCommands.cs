@@ -23,7 +23,7 @@ internal static partial class UserCommands
     public static IEnumerable<Command> Create() =>
     [
         Sub(), Stat(), JobVerb("del", "Cancel jobs (yours; operators: any).", "cancel"), JobVerb("hold", "Hold waiting jobs.", "hold"),
-        JobVerb("resume", "Release held jobs.", "release"), Signal(), Resv(), Logs(), Nodes(), Node(), Events(), Queues(), Login(), WhoAmI(), Image(),
+        JobVerb("resume", "Release held jobs.", "release"), Signal(), Resv(), Logs(), Nodes(), Node(), Power(), Events(), Queues(), Login(), WhoAmI(), Image(),
         .. ShellCommand.Create(ServerOption),
     ];
 
@@ -413,12 +413,13 @@ internal static partial class UserCommands
                 return 0;
             }
 
-            var table = NewTable("NODE", "STATE", "CORES", "MEMORY", "GPUS", "PROPERTIES", "JOBS", "REASON");
+            var table = NewTable("NODE", "STATE", "POWER", "CORES", "MEMORY", "GPUS", "PROPERTIES", "JOBS", "REASON");
             foreach (var n in nodes)
             {
                 table.AddRow(
                     Markup.Escape(n.Name),
                     StateMarkup(n.State),
+                    n.Power == null ? "-" : StateMarkup(n.Power),
                     n.Cores.ToString(CultureInfo.InvariantCulture),
                     $"{n.MemoryMb} MiB",
                     n.Gpus.ToString(CultureInfo.InvariantCulture),
@@ -615,8 +616,9 @@ internal static partial class UserCommands
 
     private static string StateMarkup(string state) => state switch
     {
-        "Running" or "Alive" or "Terminated" => $"[green]{state}[/]",
-        "Waiting" or "Launching" or "Finishing" or "Hold" or "Drained" => $"[yellow]{state}[/]",
+        "Running" or "Alive" or "Terminated" or "On" => $"[green]{state}[/]",
+        "Waiting" or "Launching" or "Finishing" or "Hold" or "Drained" or "PoweringOn" or "PoweringOff" => $"[yellow]{state}[/]",
+        "Off" => $"[blue]{state}[/]",
         "Error" or "Suspected" or "Down" or "Dead" => $"[red]{state}[/]",
         _ => Markup.Escape(state),
     };

@@ -124,9 +124,27 @@ public sealed record VmSpec
 
     /// <summary>Adds the virtconsole port org.heorot.shell: a login for the job's user on <see cref="VmHandle.ShellSocketPath"/>.</summary>
     public bool ShellConsole { get; init; } = true;
+
+    /// <summary>Host directories shared with the guest over virtio-9p (mounted by tag in the guest).</summary>
+    public IReadOnlyList<VmShare> Shares { get; init; } = [];
+
+    /// <summary>
+    /// A guest reboot stops QEMU (the default, for job VMs). False for a VM that stands for a physical node: a
+    /// reboot or a reset restarts it, as a machine would.
+    /// </summary>
+    public bool NoReboot { get; init; } = true;
+
+    /// <summary>
+    /// Serve the serial console on this loopback TCP port as well as logging it (a BMC's serial-over-LAN
+    /// connects there); null: a Unix socket in the run directory.
+    /// </summary>
+    public int? SerialTcpPort { get; init; }
 }
 
 public sealed record VmDisk(string Path, string Format = "qcow2", bool ReadOnly = false);
+
+/// <summary>A host directory the guest mounts with <c>mount -t 9p -o trans=virtio TAG DIR</c>.</summary>
+public sealed record VmShare(string Tag, string HostPath, bool ReadOnly = true);
 
 public enum VmNetworkMode
 {

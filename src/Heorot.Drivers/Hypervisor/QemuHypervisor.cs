@@ -316,8 +316,12 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
 
         args.AddRange([
             "-M", "pc", "-m", spec.MemoryMiB.ToString(CultureInfo.InvariantCulture), "-smp", spec.Cores.ToString(CultureInfo.InvariantCulture),
-            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-nodefaults", "-no-user-config", "-display", "none",
         ]);
+        if (spec.NoReboot)
+        {
+            args.Add("-no-reboot");
+        }
 
         if (spec.NetworkBoot)
         {
@@ -357,6 +361,12 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
         if (spec.SeedPath != null)
         {
             args.AddRange(["-drive", Drive(new VmDisk(spec.SeedPath, "raw", ReadOnly: true))]);
+        }
+
+        foreach (var share in spec.Shares)
+        {
+            // multidevs=remap: a share spanning several host file systems keeps distinct inode numbers in the guest.
+            args.AddRange(["-virtfs", $"local,path={Escape(Path.GetFullPath(share.HostPath))},mount_tag={share.Tag},security_model=none,multidevs=remap" + (share.ReadOnly ? ",readonly=on" : string.Empty)]);
         }
 
         // Without a network boot the NIC gets no option ROM: nothing to run, and one less thing to load.
@@ -414,8 +424,11 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
             ]);
         }
 
+        var serial = spec.SerialTcpPort is { } port
+            ? $"socket,id=s0,host=127.0.0.1,port={port.ToString(CultureInfo.InvariantCulture)}"
+            : $"socket,id=s0,path={Escape(Path.Combine(run, SerialSocketName))}";
         args.AddRange([
-            "-chardev", $"socket,id=s0,path={Escape(Path.Combine(run, SerialSocketName))},server=on,wait=off,logfile={Escape(spec.ConsoleLogPath ?? Path.Combine(run, ConsoleLogName))}",
+            "-chardev", $"{serial},server=on,wait=off,logfile={Escape(spec.ConsoleLogPath ?? Path.Combine(run, ConsoleLogName))}",
             "-serial", "chardev:s0",
             "-qmp", $"unix:{Escape(Path.Combine(run, QmpSocketName))},server=on,wait=off",
             "-daemonize", "-pidfile", Path.Combine(run, PidFileName),
@@ -459,6 +472,14 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
         if (spec.Network.BootFile is { } bootFile && !BootFilePattern().IsMatch(bootFile))
         {
             throw Invalid($"boot file name '{bootFile}' must be letters, digits, '.', '_', '-' or '/'");
+        }
+
+        foreach (var share in spec.Shares)
+        {
+            if (!TagPattern().IsMatch(share.Tag) || !Directory.Exists(share.HostPath))
+            {
+                throw Invalid($"share '{share.Tag}' of {share.HostPath}: the tag must be 1-31 letters, digits or '_', and the directory must exist");
+            }
         }
 
         foreach (var file in new[] { spec.Kernel, spec.Initrd, spec.SeedPath, spec.BootDisk?.Path }.Concat(spec.Disks.Select(d => d.Path)))
@@ -583,6 +604,9 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
     private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[A-Za-z0-9_]{1,31}$")]
+    private static partial Regex TagPattern();
 
     [GeneratedRegex(@"^[A-Za-z0-9_.:-]{1,64}$")]
     private static partial Regex TargetPattern();

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Heorot.Drivers.Hypervisor;
 
 namespace Heorot.Drivers.Power;
@@ -23,7 +22,7 @@ public sealed record QemuPowerOptions
 /// from its spec (the next boot device picks kernel, disk or network boot), Off quits QEMU (then kills it), SoftOff
 /// presses the ACPI power button, Reset is QMP <c>system_reset</c> (or a fresh start when the next boot device
 /// differs from the one QEMU was started for: its command line cannot change), Cycle is Off then On. A reboot inside
-/// the guest resets the VM instead of ending QEMU (QMP <c>set-action</c>), as a real machine reboots. The state is
+/// the guest resets the VM instead of ending QEMU (<see cref="VmSpec.NoReboot"/> off), as a real machine reboots. The state is
 /// the process plus QMP <c>query-status</c>: no process is Off, a live QEMU whose monitor answers is On, one whose
 /// monitor does not is an unreachable BMC. The boot override lives in the driver instance (a new instance boots the
 /// default device), the VM in its run directory (a new instance finds it again).
@@ -105,7 +104,8 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
     /// <summary>The spec a boot from <paramref name="device"/> runs; <see cref="PowerErrorCode.Unsupported"/> when the node has no such device.</summary>
     public VmSpec SpecFor(BootDevice device)
     {
-        var spec = options.Spec;
+        // A job's VM ends when its guest reboots; a node's guest reboots (and resets) like a machine.
+        var spec = options.Spec with { NoReboot = false };
         return device switch
         {
             BootDevice.Default => spec,
@@ -145,9 +145,6 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
                     await StartAsync(cancellationToken).ConfigureAwait(false);
                     break;
                 case PowerAction.On:
-                    // Idempotent, and repairs a start whose monitor call was lost.
-                    await MonitorAsync(vm, "set-action", RebootResets, cancellationToken).ConfigureAwait(false);
-                    break;
                 case PowerAction.SoftOff when vm == null:
                     break;
                 case PowerAction.SoftOff:
@@ -155,7 +152,7 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
                     await hypervisor.PowerdownAsync(vm, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
                     break;
                 case PowerAction.Reset when runningDevice == nextBoot || (runningDevice == null && nextBoot == BootDevice.Default):
-                    await MonitorAsync(vm, "system_reset", null, cancellationToken).ConfigureAwait(false);
+                    await MonitorAsync(vm, "system_reset", cancellationToken).ConfigureAwait(false);
                     ConsumeBootOverride();
                     break;
                 case PowerAction.Reset:
@@ -180,11 +177,16 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
         runningDevice = nextBoot;
         ConsumeBootOverride();
 
-        // QEMU runs with -no-reboot (a job's VM ends when its guest reboots); a node's guest reboots like a machine.
-        await MonitorAsync(vm, "set-action", RebootResets, cancellationToken).ConfigureAwait(false);
+        // Accepted once the new QEMU's monitor answers, as a BMC's answer: a QEMU that cannot be managed is no success.
+        var status = await hypervisor.StatusAsync(vm, cancellationToken).ConfigureAwait(false);
+        if (status.State is VmState.Unresponsive or VmState.Stopped)
+        {
+            throw new PowerException(
+                status.State == VmState.Stopped ? PowerErrorCode.BmcError : PowerErrorCode.Unreachable,
+                $"qemu node {options.Spec.Name}: " + (status.State == VmState.Stopped ? "QEMU exited as soon as it started" : $"the monitor of the QEMU just started (pid {vm.Pid}) does not answer: {status.Detail}"),
+                isTransient: status.State == VmState.Unresponsive);
+        }
     }
-
-    private static JsonObject RebootResets => new() { ["reboot"] = "reset" };
 
     private void ConsumeBootOverride()
     {
@@ -215,14 +217,14 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
         };
     }
 
-    private async Task MonitorAsync(VmHandle vm, string command, JsonObject? arguments, CancellationToken cancellationToken)
+    private async Task MonitorAsync(VmHandle vm, string command, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Qemu.MonitorTimeout);
         try
         {
             await using var qmp = await QmpClient.ConnectAsync(vm.QmpSocketPath, timeout.Token).ConfigureAwait(false);
-            await qmp.ExecuteAsync(command, arguments, timeout.Token).ConfigureAwait(false);
+            await qmp.ExecuteAsync(command, null, timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {

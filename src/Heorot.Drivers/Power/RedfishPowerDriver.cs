@@ -120,6 +120,39 @@ public sealed class RedfishPowerDriver : IPowerDriver, IAsyncDisposable, IDispos
 
     public string Kind => "redfish";
 
+    /// <summary>
+    /// A node's entry in the power file: <c>{ driver: redfish, url: https://10.0.0.5, username: heorot, password: …,
+    /// system: 1, auth: auto|session|basic, timeout: SECONDS, retries: N, fingerprint: SHA256, insecure: false,
+    /// plainHttp: false }</c>; only <c>url</c> is required.
+    /// </summary>
+    public static RedfishPowerDriver FromSettings(PowerSettings settings)
+    {
+        settings.RejectUnknown(["url", "username", "password", "system", "auth", "timeout", "retries", "fingerprint", "insecure", "plainHttp"]);
+        var url = Uri.TryCreate(settings.Required("url"), UriKind.Absolute, out var parsed)
+            ? parsed
+            : throw settings.Invalid("url", "expected an absolute URL such as https://10.0.0.5");
+        var auth = settings.String("auth") switch
+        {
+            null or "auto" => RedfishAuthMode.Auto,
+            "session" => RedfishAuthMode.Session,
+            "basic" => RedfishAuthMode.Basic,
+            _ => throw settings.Invalid("auth", "expected auto, session or basic"),
+        };
+        return new RedfishPowerDriver(new RedfishPowerOptions
+        {
+            BaseUrl = url,
+            UserName = settings.String("username"),
+            Password = settings.String("password"),
+            SystemId = settings.String("system"),
+            Auth = auth,
+            RequestTimeout = TimeSpan.FromSeconds(settings.Int("timeout", 1, 600) ?? 10),
+            Attempts = settings.Int("retries", 1, 10) ?? 3,
+            PinnedCertificateSha256 = settings.String("fingerprint"),
+            SkipCertificateVerification = settings.Bool("insecure") ?? false,
+            AllowPlainHttp = settings.Bool("plainHttp") ?? false,
+        });
+    }
+
     public PowerCapabilities Capabilities => PowerCapabilities.All;
 
     /// <summary>Requests sent to the BMC so far (every attempt, logins included): for measurements and tests.</summary>

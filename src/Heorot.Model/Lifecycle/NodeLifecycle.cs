@@ -20,6 +20,7 @@ public enum NodeTrigger
     Drain,
     Resume,
     Revive,
+    PowerFailed,
 }
 
 /// <summary>The node health lifecycle (issue 3, item 6), one declared table.</summary>
@@ -40,6 +41,7 @@ public static class NodeLifecycle
         new(NodeState.Down, NodeTrigger.Drain, NodeState.Drained, "an operator drains a down node"),
         new(NodeState.Drained, NodeTrigger.Resume, NodeState.Alive, "an operator puts the node back in service"),
         new(NodeState.Dead, NodeTrigger.Revive, NodeState.Suspected, "an operator revives a dead node; a health check decides"),
+        new(NodeState.Alive, NodeTrigger.PowerFailed, NodeState.Suspected, "its BMC failed a power command, or it did not boot in time: planned work goes elsewhere"),
     ]);
 
     /// <summary>Whether the scheduler may place new work on a node in this state.</summary>

@@ -127,6 +127,35 @@ public static class Endpoints
         }).Accepts<NodeActionRequest>("application/json").Produces<NodeView>().ProducesProblem(403)
           .WithSummary("Drain, resume or set properties of a node (operators).");
 
+        v1.MapPost("/power", async (HttpContext context) =>
+        {
+            var caller = await CallerAsync(context, authenticator);
+            var request = await ReadAsync<PowerRequest>(context);
+            using var gate = new SemaphoreSlim(1, 1);
+
+            // One JSON line per node as its BMC answers, so the CLI shows progress; refusals come before the first line.
+            await control.PowerCommandAsync(caller, request, async result =>
+            {
+                await gate.WaitAsync(context.RequestAborted);
+                try
+                {
+                    if (!context.Response.HasStarted)
+                    {
+                        context.Response.ContentType = "application/x-ndjson";
+                    }
+
+                    await context.Response.WriteAsync(JsonSerializer.Serialize(result, WireJson.Options) + "\n", context.RequestAborted);
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }, context.RequestAborted);
+            return Results.Empty;
+        }).Accepts<PowerRequest>("application/json").Produces<PowerResult>(200, "application/x-ndjson").ProducesProblem(400).ProducesProblem(403)
+          .WithSummary("Power on, off, soft-off, cycle, reset or read the power of a node set (operators); one result line per node.");
+
         v1.MapGet("/queues", async (HttpContext context) =>
         {
             await CallerAsync(context, authenticator);

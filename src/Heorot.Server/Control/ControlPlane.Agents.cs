@@ -144,6 +144,11 @@ public sealed partial class ControlPlane
             NotifyEvents();
         }
 
+        if (description.Power is NodePowerState.Off or NodePowerState.PoweringOn)
+        {
+            await PowerBootedAsync(node, sync.AgentStart, cancellationToken);
+        }
+
         // The agent answers again: a node suspected for silence heals; a Down one goes through Suspected, and
         // its check is this sync (the agent reconciled its jobs).
         if (state == NodeState.Down)
@@ -458,6 +463,12 @@ public sealed partial class ControlPlane
                 state = node.State;
                 lastSeen = node.LastSeen;
                 byHeartbeat = node.Description.SuspectedByHeartbeat;
+                if (PowerLifecycle.Silent(node.Description.Power))
+                {
+                    // Off, booting or shutting down: its agent is expected to be silent (the elastic manager watches boots).
+                    node.LastSeen = now;
+                    continue;
+                }
             }
 
             var silence = now - lastSeen;

@@ -185,7 +185,7 @@ public sealed partial class ControlPlane
         var available = new bool[names.Count];
         for (var i = 0; i < names.Count; i++)
         {
-            available[i] = nodes.TryGetValue(names[i].Name, out var node) && NodeLifecycle.Schedulable(node.State);
+            available[i] = nodes.TryGetValue(names[i].Name, out var node) && NodeLifecycle.Schedulable(node.State) && PowerLifecycle.Usable(node.Description.Power);
         }
 
         NodeAlloc? AllocOf(JobRuntime runtime)
@@ -225,7 +225,7 @@ public sealed partial class ControlPlane
             });
         }
 
-        return new SchedulingSnapshot(nowSeconds, compiler.Shape)
+        var snapshot = new SchedulingSnapshot(nowSeconds, compiler.Shape)
         {
             NodeAvailable = available,
             Queues = options.Queues,
@@ -234,6 +234,22 @@ public sealed partial class ControlPlane
             Pending = pending,
             MaxPlannedJobs = options.PlanningDepth,
         };
+
+        // Healthy nodes that are off or booting are capacity ready later: planned, never started on now.
+        if (ReadyTimes(clusterModel, nowSeconds) is { } ready)
+        {
+            for (var i = 0; i < ready.Length; i++)
+            {
+                if (ready[i] != null && (!nodes.TryGetValue(names[i].Name, out var node) || !NodeLifecycle.Schedulable(node.State)))
+                {
+                    ready[i] = null;
+                }
+            }
+
+            snapshot = ElasticPlanner.WithPowerDelays(snapshot, ready, conservative: false);
+        }
+
+        return snapshot;
     }
 
     private IReadOnlyList<JobAlternative> Compile(JobEntry job, int version, RequestCompiler compiler)

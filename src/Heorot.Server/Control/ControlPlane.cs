@@ -543,6 +543,9 @@ public sealed partial class ControlPlane : IDisposable
                 LastSeen = node.Connected ? node.LastSeen : null,
                 Reason = node.Description.Reason,
                 Jobs = holding.Values.Where(j => j.Runtime!.Nodes.Contains(node.Name)).Select(j => j.Id).Order().ToList(),
+                Power = node.Description.Power?.ToString(),
+                PowerSince = node.Description.PowerSince,
+                BootSeconds = node.Description.BootSeconds,
             };
         }
     }

@@ -23,6 +23,21 @@ public sealed record NodeDescription
     /// <summary>Whether the node was made Suspected by a lost heartbeat (it heals when the agent is back).</summary>
     public bool SuspectedByHeartbeat { get; init; }
 
+    /// <summary>Whether the node was made Suspected by its power (a BMC failure, a boot that never came up): it heals when its agent registers.</summary>
+    public bool SuspectedByPower { get; init; }
+
+    /// <summary>The node's power; null when it has no power driver (always on as far as Heorot knows).</summary>
+    public NodePowerState? Power { get; init; }
+
+    /// <summary>When the current power state began (the learned boot time is measured from a power-on).</summary>
+    public DateTimeOffset? PowerSince { get; init; }
+
+    /// <summary>Learned boot time: power-on accepted to agent registered (a moving average).</summary>
+    public double? BootSeconds { get; init; }
+
+    /// <summary>Automatic power-cycles spent since the node last came up.</summary>
+    public int PowerCycles { get; init; }
+
     public string ToJson() => JsonSerializer.Serialize(this, WireJson.Options);
 
     public static NodeDescription FromJson(string json) => JsonSerializer.Deserialize<NodeDescription>(json, WireJson.Options) ?? new NodeDescription();
@@ -70,6 +85,9 @@ public sealed class NodeEntry(string name)
 
     /// <summary>The attempts the agent reported in its last sync.</summary>
     public Dictionary<JobAttempt, AgentJobStatus> Reports { get; set; } = [];
+
+    /// <summary>When the node last became idle (for the elastic manager; in memory only).</summary>
+    public DateTimeOffset IdleSince { get; set; }
 
     /// <summary>Whether the agent has synced since the server started.</summary>
     public bool Connected { get; set; }

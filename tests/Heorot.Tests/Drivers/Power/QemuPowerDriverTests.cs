@@ -22,7 +22,7 @@ public sealed class QemuPowerDriverTests
     {
         using var driver = new QemuPowerDriver(new QemuPowerOptions { Spec = Spec });
 
-        Assert.Same(Spec, driver.SpecFor(BootDevice.Default));
+        Assert.Equal(Spec with { NoReboot = false }, driver.SpecFor(BootDevice.Default));
         Assert.True(driver.SpecFor(BootDevice.Pxe).NetworkBoot);
         var disk = driver.SpecFor(BootDevice.Disk);
         Assert.Equal((null, false, "/g/disk.qcow2"), (disk.Kernel, disk.NetworkBoot, disk.BootDisk?.Path));

@@ -446,6 +446,40 @@ public sealed class RedfishPowerDriverTests
         Assert.DoesNotContain("hunter2-secret", $"{options with { SystemId = "1" }}", StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task FromSettings_PowerFileEntry_DrivesTheNodeThroughTheEmulator()
+    {
+        await using var bmc = await FakeBmc.StartAsync(o => o with { Certificate = RedfishBmcEmulator.CreateSelfSignedCertificate() }, systemIds: ["node1", "node2"]);
+        var config = PowerConfig.Parse(
+            $$"""
+            nodes:
+              n2: { driver: redfish, url: "{{bmc.Emulator.BaseAddress}}", username: admin, password: {{FakeBmc.Password}}, system: node2, auth: session, timeout: 5, retries: 2, fingerprint: "{{bmc.Emulator.CertificateSha256}}" }
+            """,
+            "power.yaml");
+
+        var driver = Assert.IsType<RedfishPowerDriver>(config.CreateDrivers()["n2"]);
+        await driver.SetAsync(PowerAction.On, Ct);
+
+        await UntilAsync(() => bmc.Machines["node2"].IsOn);
+        await driver.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData("{ driver: redfish, url: https://10.0.0.5, colour: red }", "nodes.n1.colour: unknown setting")]
+    [InlineData("{ driver: redfish, url: https://10.0.0.5, auth: kerberos }", "nodes.n1.auth: expected auto, session or basic")]
+    [InlineData("{ driver: redfish, username: admin, password: hunter2-secret }", "'url' is required")]
+    [InlineData("{ driver: redfish, url: http://10.0.0.5, username: admin, password: hunter2-secret }", "in clear")]
+    public void FromSettings_BadEntry_SaysWhereWithoutTheSecret(string entry, string expected)
+    {
+        var config = PowerConfig.Parse("nodes:\n  n1: " + entry + "\n", "power.yaml");
+
+        var e = Assert.Throws<PowerConfigException>(() => config.CreateDrivers());
+
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        Assert.Contains("power.yaml:", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2-secret", e.Message, StringComparison.Ordinal);
+    }
+
     private static (string Target, string Enabled) Override(FakeBmc bmc)
     {
         var snapshot = bmc.Emulator.Snapshot("node1");

@@ -28,6 +28,8 @@ public class LifecycleTests
         Assert.Equal([JobState.Terminated, JobState.Error, JobState.Cancelled], JobLifecycle.Table.Terminal().Order());
         Assert.Equal(Enum.GetValues<NodeState>().Order(), Reachable(NodeLifecycle.Table, NodeState.Alive).Order());
         Assert.Empty(NodeLifecycle.Table.Terminal()); // every node state has a way back
+        Assert.Equal(Enum.GetValues<NodePowerState>().Order(), Reachable(PowerLifecycle.Table, NodePowerState.Off).Order());
+        Assert.Empty(PowerLifecycle.Table.Terminal());
     }
 
     [Fact]
@@ -38,6 +40,7 @@ public class LifecycleTests
 
         Assert.Contains(JobLifecycle.Table.ToMarkdown(), doc, StringComparison.Ordinal);
         Assert.Contains(NodeLifecycle.Table.ToMarkdown(), doc, StringComparison.Ordinal);
+        Assert.Contains(PowerLifecycle.Table.ToMarkdown(), doc, StringComparison.Ordinal);
     }
 
     private static HashSet<TState> Reachable<TState, TTrigger>(TransitionTable<TState, TTrigger> table, TState start)

@@ -1,0 +1,84 @@
+using Heorot.Server.Power;
+
+namespace Heorot.Tests.Server.Power;
+
+public class PowerConfigTests
+{
+    [Fact]
+    public void Parse_NodeSetEntry_GivesEachNodeItsOwnSettingsWithItsName()
+    {
+        var config = PowerConfig.Parse(
+            """
+            elastic:
+              enabled: true
+              idle: 10m
+              keepWarm: 2
+              partition: cluster
+              window: 4
+            nodes:
+              "c[1-3]":
+                driver: command
+                on: [/usr/local/sbin/pdu, on, "{node}"]
+                status: /usr/local/sbin/pdu status {node}
+              b1: { driver: ipmi, host: 10.0.0.11, password: s3cret }
+            """,
+            "power.yaml");
+
+        Assert.True(config.ElasticEnabled);
+        Assert.Equal(600, config.Elastic.IdleSeconds);
+        Assert.Equal(2, config.Elastic.KeepWarm);
+        Assert.Equal("cluster", config.PartitionProperty);
+        Assert.Equal(4, config.Window);
+        Assert.Equal(["b1", "c1", "c2", "c3"], config.Nodes.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["/usr/local/sbin/pdu", "on", "c2"], config.Nodes["c2"].List("on"));
+        Assert.Equal(["/usr/local/sbin/pdu", "status", "c3"], config.Nodes["c3"].List("status"));
+        Assert.Equal("ipmi", config.Nodes["b1"].Driver);
+        Assert.Equal("power.yaml:12:3", config.Nodes["b1"].Where);
+    }
+
+    [Theory]
+    [InlineData("elastic: { idle: soon }", "power.yaml:1:18: elastic.idle: 'soon' is not valid here")]
+    [InlineData("elastic: { colour: 1 }", "power.yaml:1:12: elastic: unknown key 'colour'")]
+    [InlineData("nodes:\n  \"c[1-\": { driver: ipmi }", "power.yaml:2:3: nodes: 'c[1-' is not a node set")]
+    [InlineData("nodes:\n  c1: { driver: ipmi }\n  \"c[1-2]\": { driver: ipmi }", "power.yaml:3:3: nodes: c1 is configured twice")]
+    [InlineData("nodes:\n  c1: ipmi", "power.yaml:2:7: nodes.c1: expected a mapping")]
+    [InlineData("power: {}", "power.yaml:1:1: unknown key 'power'")]
+    [InlineData("nodes: [a, b", "power.yaml:2:1: YAML syntax error")]
+    public void Parse_BadInput_SaysWhatAndWhere(string text, string expected)
+    {
+        var e = Assert.Throws<PowerConfigException>(() => PowerConfig.Parse(text, "power.yaml"));
+
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CreateDrivers_UnknownDriver_NamesItAndItsPlace_WithoutTheSecrets()
+    {
+        var config = PowerConfig.Parse("nodes:\n  b1: { driver: telepathy, password: hunter2 }\n", "power.yaml");
+
+        var e = Assert.Throws<PowerConfigException>(() => config.CreateDrivers());
+
+        Assert.Contains("power.yaml:2:17: nodes.b1.driver: unknown driver 'telepathy'", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_FileOthersCanRead_IsRefused()
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("power-").FullName, "power.yaml");
+        File.WriteAllText(path, "nodes: {}\n");
+        try
+        {
+            File.SetUnixFileMode(path, (UnixFileMode)0b110_100_100);
+            var e = Assert.Throws<PowerConfigException>(() => PowerConfig.Load(path));
+            Assert.Contains("chmod 600", e.Message, StringComparison.Ordinal);
+
+            File.SetUnixFileMode(path, (UnixFileMode)0b110_000_000);
+            Assert.Empty(PowerConfig.Load(path).Nodes);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+        }
+    }
+}
