@@ -39,8 +39,11 @@ public sealed record RedfishPowerOptions
 
     public RedfishAuthMode Auth { get; init; } = RedfishAuthMode.Auto;
 
-    /// <summary>Bound on each HTTP request (connection, answer and body); past it the BMC is unreachable (transient).</summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Bound on each HTTP request (connection, answer and body); past it the BMC is unreachable (transient). 8 s, so
+    /// that three attempts and their backoff (25.5 s) end before the server's 30 s callTimeout calls the BMC hung.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(8);
 
     /// <summary>Calls per operation when the BMC fails transiently (no answer, 409 busy, 503), with exponential backoff.</summary>
     public int Attempts { get; init; } = 3;
@@ -106,7 +109,7 @@ public sealed class RedfishPowerDriver : IPowerDriver, IAsyncDisposable, IDispos
         retry = new PowerRetry(Math.Max(1, options.Attempts), options.FirstRetryDelay, time);
         var handler = new SocketsHttpHandler
         {
-            ConnectTimeout = options.RequestTimeout > TimeSpan.Zero ? options.RequestTimeout : TimeSpan.FromSeconds(10),
+            ConnectTimeout = options.RequestTimeout > TimeSpan.Zero ? options.RequestTimeout : TimeSpan.FromSeconds(8),
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             UseCookies = false,
             UseProxy = false,
@@ -122,7 +125,7 @@ public sealed class RedfishPowerDriver : IPowerDriver, IAsyncDisposable, IDispos
 
     /// <summary>
     /// A node's entry in the power file: <c>{ driver: redfish, url: https://10.0.0.5, username: heorot, password: …,
-    /// system: 1, auth: auto|session|basic, timeout: SECONDS, retries: N, fingerprint: SHA256, insecure: false,
+    /// system: 1, auth: auto|session|basic, timeout: 8, retries: 3, fingerprint: SHA256, insecure: false,
     /// plainHttp: false }</c>; only <c>url</c> is required.
     /// </summary>
     public static RedfishPowerDriver FromSettings(PowerSettings settings)
@@ -145,7 +148,7 @@ public sealed class RedfishPowerDriver : IPowerDriver, IAsyncDisposable, IDispos
             Password = settings.String("password"),
             SystemId = settings.String("system"),
             Auth = auth,
-            RequestTimeout = TimeSpan.FromSeconds(settings.Int("timeout", 1, 600) ?? 10),
+            RequestTimeout = TimeSpan.FromSeconds(settings.Int("timeout", 1, 600) ?? 8),
             Attempts = settings.Int("retries", 1, 10) ?? 3,
             PinnedCertificateSha256 = settings.String("fingerprint"),
             SkipCertificateVerification = settings.Bool("insecure") ?? false,
