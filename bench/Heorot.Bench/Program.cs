@@ -68,6 +68,8 @@ internal static class Program
                 return 0;
             case "vm":
                 return VmBench.RunAsync(options.Runs).GetAwaiter().GetResult();
+            case "power":
+                return PowerBench.RunAsync(options.Runs).GetAwaiter().GetResult();
             case "live":
                 LivePassBench.Run(options.Nodes, options.JobsGiven ? [options.Jobs] : [10_000, 100_000], options.Runs, options.Depth);
                 return 0;
@@ -86,6 +88,7 @@ internal static class Program
                    Heorot.Bench storage [--jobs N] [--concurrency C]   (durable submissions; PostgreSQL too when HEOROT_PG is set)
                    Heorot.Bench live   [--nodes N] [--jobs N] [--depth D] [--runs N]   (one conservative pass on a synthetic cluster)
                    Heorot.Bench vm     [--runs N]   (VM jobs: bare boot, warm/cold start, fetch over a shaped link, teardown, VMs per node; root for the link)
+                   Heorot.Bench power  [--runs N]   (Redfish driver calls against the emulated BMC; N power cycles of a QEMU guest behind it)
               --traces DIR   folder of the SWF traces (default: ../shared/traces from the repository root)
             """);
     }

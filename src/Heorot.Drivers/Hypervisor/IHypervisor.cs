@@ -75,7 +75,10 @@ public sealed record VmHandle(string Name, string RunDirectory, int Pid, string 
     public string ShellSocketPath => Path.Combine(RunDirectory, QemuHypervisor.ShellSocketName);
 }
 
-/// <summary>What to run. Either <see cref="Kernel"/> (direct/PVH boot) or <see cref="BootDisk"/> must be set.</summary>
+/// <summary>
+/// What to run. Either <see cref="Kernel"/> (direct/PVH boot), <see cref="BootDisk"/> or <see cref="NetworkBoot"/>
+/// must be set.
+/// </summary>
 public sealed record VmSpec
 {
     /// <summary>Letters, digits, '.', '_' and '-' (at most 63); the VM's identity together with the run directory.</summary>
@@ -92,6 +95,14 @@ public sealed record VmSpec
 
     /// <summary>Boot from this disk image (firmware boot) instead of a kernel.</summary>
     public VmDisk? BootDisk { get; init; }
+
+    /// <summary>
+    /// Boot from the network like a physical node's PXE boot: SeaBIOS and the NIC's iPXE ROM, first in the boot
+    /// order; <see cref="Kernel"/> is ignored and <see cref="BootDisk"/> is attached as a plain disk. With user
+    /// networking, <see cref="VmNetwork.TftpRoot"/> and <see cref="VmNetwork.BootFile"/> make QEMU's own DHCP and
+    /// TFTP server the boot server.
+    /// </summary>
+    public bool NetworkBoot { get; init; }
 
     public int Cores { get; init; } = 1;
 
@@ -153,6 +164,12 @@ public sealed record PortForward(int HostPort, int GuestPort, string Protocol = 
 
 public sealed record VmNetwork(VmNetworkMode Mode, IReadOnlyList<PortForward> Forwards, string? Target = null, string? MacAddress = null)
 {
+    /// <summary>User networking only: a directory QEMU's built-in TFTP server serves (read-only) at 10.0.2.2.</summary>
+    public string? TftpRoot { get; init; }
+
+    /// <summary>User networking only: the boot file name QEMU's built-in DHCP server announces (for network boot).</summary>
+    public string? BootFile { get; init; }
+
     public static VmNetwork None() => new(VmNetworkMode.None, []);
 
     public static VmNetwork User(params PortForward[] forwards) => new(VmNetworkMode.User, forwards);

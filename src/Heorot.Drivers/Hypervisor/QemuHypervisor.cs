@@ -323,7 +323,15 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
             args.Add("-no-reboot");
         }
 
-        if (spec.Kernel != null)
+        if (spec.NetworkBoot)
+        {
+            // SeaBIOS (QEMU's default firmware) runs the NIC's option ROM, which the NIC's bootindex puts first.
+            if (spec.BootDisk != null)
+            {
+                args.AddRange(["-drive", Drive(spec.BootDisk)]);
+            }
+        }
+        else if (spec.Kernel != null)
         {
             var cmdline = spec.KernelCommandLine ?? $"{DefaultKernelCommandLine} guestname={spec.Name}";
             if (accelerator != "kvm" && !cmdline.Split(' ').Contains("no_timer_check"))
@@ -361,7 +369,8 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
             args.AddRange(["-virtfs", $"local,path={Escape(Path.GetFullPath(share.HostPath))},mount_tag={share.Tag},security_model=none,multidevs=remap" + (share.ReadOnly ? ",readonly=on" : string.Empty)]);
         }
 
-        var mac = spec.Network.MacAddress != null ? ",mac=" + spec.Network.MacAddress : string.Empty;
+        // Without a network boot the NIC gets no option ROM: nothing to run, and one less thing to load.
+        var mac = (spec.NetworkBoot ? ",bootindex=1" : ",romfile=") + (spec.Network.MacAddress != null ? ",mac=" + spec.Network.MacAddress : string.Empty);
         switch (spec.Network.Mode)
         {
             case VmNetworkMode.User:
@@ -371,13 +380,23 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
                     user.Append(CultureInfo.InvariantCulture, $",hostfwd={f.Protocol}:{f.HostAddress}:{f.HostPort}-:{f.GuestPort}");
                 }
 
-                args.AddRange(["-netdev", user.ToString(), "-device", "virtio-net-pci,netdev=n0,romfile=" + mac]);
+                if (spec.Network.TftpRoot != null)
+                {
+                    user.Append(",tftp=").Append(Escape(Path.GetFullPath(spec.Network.TftpRoot)));
+                }
+
+                if (spec.Network.BootFile != null)
+                {
+                    user.Append(",bootfile=").Append(Escape(spec.Network.BootFile));
+                }
+
+                args.AddRange(["-netdev", user.ToString(), "-device", "virtio-net-pci,netdev=n0" + mac]);
                 break;
             case VmNetworkMode.Multicast:
-                args.AddRange(["-netdev", "socket,id=n0,mcast=" + spec.Network.Target, "-device", "virtio-net-pci,netdev=n0,romfile=" + mac]);
+                args.AddRange(["-netdev", "socket,id=n0,mcast=" + spec.Network.Target, "-device", "virtio-net-pci,netdev=n0" + mac]);
                 break;
             case VmNetworkMode.Tap:
-                args.AddRange(["-netdev", $"tap,id=n0,ifname={spec.Network.Target},script=no,downscript=no", "-device", "virtio-net-pci,netdev=n0,romfile=" + mac]);
+                args.AddRange(["-netdev", $"tap,id=n0,ifname={spec.Network.Target},script=no,downscript=no", "-device", "virtio-net-pci,netdev=n0" + mac]);
                 break;
             case VmNetworkMode.None:
                 break;
@@ -430,9 +449,29 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
             throw Invalid($"VM name '{spec.Name}' must be 1-63 letters, digits, '.', '_' or '-'");
         }
 
-        if (spec.Kernel == null && spec.BootDisk == null)
+        if (spec.Kernel == null && spec.BootDisk == null && !spec.NetworkBoot)
         {
-            throw Invalid("a VM needs a kernel or a boot disk");
+            throw Invalid("a VM needs a kernel, a boot disk or a network boot");
+        }
+
+        if (spec.NetworkBoot && spec.Network.Mode == VmNetworkMode.None)
+        {
+            throw Invalid("a network boot needs a network");
+        }
+
+        if ((spec.Network.TftpRoot != null || spec.Network.BootFile != null) && spec.Network.Mode != VmNetworkMode.User)
+        {
+            throw Invalid("a TFTP root and a boot file are options of user networking");
+        }
+
+        if (spec.Network.TftpRoot != null && !Directory.Exists(spec.Network.TftpRoot))
+        {
+            throw Invalid($"TFTP root {spec.Network.TftpRoot} does not exist");
+        }
+
+        if (spec.Network.BootFile is { } bootFile && !BootFilePattern().IsMatch(bootFile))
+        {
+            throw Invalid($"boot file name '{bootFile}' must be letters, digits, '.', '_', '-' or '/'");
         }
 
         foreach (var share in spec.Shares)
@@ -574,6 +613,9 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
 
     [GeneratedRegex("^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")]
     private static partial Regex MacPattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9_.][A-Za-z0-9_./-]{0,127}$")]
+    private static partial Regex BootFilePattern();
 
     internal sealed record RunState(string Name, string ConsoleLog);
 }

@@ -8,6 +8,7 @@ public static class PowerDrivers
 {
     private static readonly Dictionary<string, Func<PowerSettings, IPowerDriver>> Kinds = new(StringComparer.Ordinal)
     {
+        ["redfish"] = RedfishPowerDriver.FromSettings,
     };
 
     public static IReadOnlyCollection<string> Known => Kinds.Keys;

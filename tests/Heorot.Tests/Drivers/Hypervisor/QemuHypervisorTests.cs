@@ -49,6 +49,43 @@ public sealed class QemuHypervisorTests
     }
 
     [Fact]
+    public void BuildArguments_NetworkBoot_FirmwareRunsTheNicRomFirstAndQemuServesTheBootFile()
+    {
+        var spec = Spec with
+        {
+            NetworkBoot = true,
+            BootDisk = new VmDisk("/g/disk.qcow2"),
+            Network = VmNetwork.User() with { TftpRoot = "/srv/tftp", BootFile = "boot.ipxe" },
+        };
+
+        var args = QemuHypervisor.BuildArguments(spec, "tcg", new QemuOptions()).ToList();
+
+        Assert.DoesNotContain("-kernel", args);
+        Assert.DoesNotContain("-bios", args);
+        Assert.Contains("user,id=n0,tftp=/srv/tftp,bootfile=boot.ipxe", args);
+        Assert.Contains("virtio-net-pci,netdev=n0,bootindex=1", args);
+        Assert.Contains("file=/g/disk.qcow2,if=virtio,format=qcow2", args);
+    }
+
+    [Fact]
+    public void BuildArguments_KernelBoot_NicHasNoOptionRom()
+    {
+        var args = QemuHypervisor.BuildArguments(Spec, "tcg", new QemuOptions()).ToList();
+
+        Assert.Contains("virtio-net-pci,netdev=n0,romfile=", args);
+    }
+
+    [Fact]
+    public async Task StartAsync_NetworkBootWithoutNetwork_ThrowsInvalidSpec()
+    {
+        var spec = new VmSpec { Name = "pxe0", RunDirectory = "/tmp/hv-pxe0", NetworkBoot = true, Network = VmNetwork.None() };
+
+        var e = await Assert.ThrowsAsync<HypervisorException>(() => new QemuHypervisor().StartAsync(spec, TestContext.Current.CancellationToken));
+
+        Assert.Equal(HypervisorErrorCode.InvalidSpec, e.Code);
+    }
+
+    [Fact]
     public void BuildArguments_Kvm_UsesHostCpu()
     {
         var args = QemuHypervisor.BuildArguments(Spec, "kvm", new QemuOptions()).ToList();
