@@ -1,0 +1,269 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Heorot.Drivers.Power;
+using Heorot.Drivers.Power.Emulation;
+using Heorot.Tests.Drivers.Hypervisor;
+
+namespace Heorot.Tests.Drivers.Power.Emulation;
+
+/// <summary>
+/// The emulated BMC: what it accepts, that no configured text can become shell code in its hook, that it leaves no
+/// process behind, that it cleans up after a crashed predecessor, timings of the real calls, and a real QEMU guest
+/// as the machine.
+/// </summary>
+public sealed class IpmiSimBmcTests : IDisposable
+{
+    private readonly string directory = Directory.CreateTempSubdirectory("heorot-bmc-").FullName;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    [Theory]
+    [InlineData("n 1", "/tmp/x", "pw")]
+    [InlineData("n1$(id)", "/tmp/x", "pw")]
+    [InlineData("n1'", "/tmp/x", "pw")]
+    [InlineData("n1", "/tmp/with space", "pw")]
+    [InlineData("n1", "/tmp/with,comma", "pw")]
+    [InlineData("n1", "/tmp/x", "pass word")]
+    [InlineData("n1", "/tmp/x", "pass\"word")]
+    [InlineData("n1", "/tmp/x", "a-password-of-21-char")]
+    [InlineData("n1", "/tmp/x", "")]
+    public void Validate_TextThatCannotGoIntoTheGeneratedFiles_Refused(string name, string path, string password)
+    {
+        var validation = IpmiSimBmc.Validate(Options(name, path, password, new ProcessMachine(["/bin/true"])));
+
+        Assert.False(validation.IsValid);
+        Assert.All(validation.Problems, p => Assert.DoesNotContain(password.Length > 0 ? password : "\0", p, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ToString_Options_HidesThePassword()
+    {
+        var text = Options("n1", "/tmp/x", "pw-hidden-1", new ProcessMachine(["/bin/true"])).ToString();
+
+        Assert.DoesNotContain("pw-hidden-1", text, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task On_HostileMachineArguments_ReachTheMachineVerbatim()
+    {
+        await IpmiTools.EnsureAsync();
+        var pwned = Path.Combine(directory, "pwned");
+        string[] hostile = [$"$(touch {pwned})", $"`touch {pwned}`", "it's", "a \"b\" $HOME", "x\ny", "{boot}", "--{boot}--", "*", "; touch " + pwned];
+        var args = Path.Combine(directory, "args");
+        string[] command = ["/bin/sh", "-c", "printf '%s\\0' \"$@\" > \"$0\"; exec sleep infinity", args, .. hostile];
+        await using var bmc = await IpmiSimBmc.StartAsync(Options("hostile", Path.Combine(directory, "bmc"), IpmiSimRig.NewPassword(), new ProcessMachine(command)), Ct);
+        var driver = new IpmiPowerDriver(bmc.DriverOptions);
+
+        await driver.SetNextBootAsync(BootDevice.Pxe, cancellationToken: Ct);
+        await driver.SetAsync(PowerAction.On, Ct);
+
+        await UntilAsync(() => File.Exists(args) && File.ReadAllText(args).Split('\0').Length > hostile.Length, "the machine to write its arguments");
+        var received = File.ReadAllText(args).Split('\0')[..^1];
+        Assert.Equal(hostile.Select(a => a.Replace("{boot}", "pxe", StringComparison.Ordinal)), received);
+        Assert.False(File.Exists(pwned));
+        Assert.Equal(["start pxe"], bmc.BootLog());
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task DisposeAsync_MachineOn_LeavesNoProcessAndNoFile()
+    {
+        var (bmc, machine, root) = await IpmiSimRig.StartAsync("cleanup", Ct);
+        try
+        {
+            var driver = new IpmiPowerDriver(bmc.DriverOptions);
+            await driver.SetAsync(PowerAction.On, Ct);
+            await UntilAsync(machine.IsOn, "the machine to run");
+            var pids = new[] { bmc.ProcessId, machine.LastPid()!.Value };
+            var bmcDirectory = bmc.Directory;
+
+            await bmc.DisposeAsync();
+
+            Assert.All(pids, pid => Assert.False(Alive(pid), $"process {pid} survived"));
+            Assert.Empty(ProcessesNaming(bmcDirectory));
+            Assert.False(Directory.Exists(bmcDirectory));
+        }
+        finally
+        {
+            await bmc.DisposeAsync();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task StartAsync_MachineLeftByACrashedBmc_PoweredOffFirst()
+    {
+        await IpmiTools.EnsureAsync();
+        var machine = new LightMachine(directory);
+        var options = Options("crash", Path.Combine(directory, "bmc"), IpmiSimRig.NewPassword(), new ProcessMachine(machine.Command)) with { KeepFiles = true };
+        var first = await IpmiSimBmc.StartAsync(options, Ct);
+        await new IpmiPowerDriver(first.DriverOptions).SetAsync(PowerAction.On, Ct);
+        await UntilAsync(machine.IsOn, "the machine to run");
+        var orphan = machine.LastPid()!.Value;
+
+        // The BMC dies without cleaning up: its machine keeps running.
+        Process.GetProcessById(first.ProcessId).Kill();
+        await UntilAsync(() => !Alive(first.ProcessId), "ipmi_sim to die");
+        Assert.True(Alive(orphan));
+
+        await using var second = await IpmiSimBmc.StartAsync(options with { Port = IpmiTools.FreeUdpPort(), KeepFiles = false }, Ct);
+
+        Assert.False(Alive(orphan));
+        Assert.Equal(PowerState.Off, await new IpmiPowerDriver(second.DriverOptions).GetStateAsync(Ct));
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task PowerCalls_AgainstIpmiSim_ReturnFastAndTheMachineFollows()
+    {
+        var (bmc, machine, root) = await IpmiSimRig.StartAsync("timing", Ct);
+        try
+        {
+            var driver = new IpmiPowerDriver(bmc.DriverOptions);
+            var times = new Dictionary<string, List<double>>(StringComparer.Ordinal) { ["status"] = [], ["on"] = [], ["off"] = [], ["ipmitool"] = [] };
+            for (var round = 0; round < 5; round++)
+            {
+                times["status"].Add(await TimeAsync(() => driver.GetStateAsync(Ct)));
+                times["on"].Add(await TimeAsync(() => driver.SetAsync(PowerAction.On, Ct)));
+                await UntilAsync(machine.IsOn, "the machine to run");
+                times["off"].Add(await TimeAsync(() => driver.SetAsync(PowerAction.Off, Ct)));
+                Assert.False(machine.IsOn());
+                times["ipmitool"].Add(await TimeAsync(() => IpmitoolStatusAsync(bmc)));
+            }
+
+            Assert.Equal(5, machine.Boots());
+            var report = string.Join(", ", times.Select(t => $"{t.Key} {Median(t.Value):0.000} s"));
+            TestContext.Current.TestOutputHelper?.WriteLine($"median of 5 against ipmi_sim: {report} (on/off include the driver's status read)");
+            Assert.All(times, t => Assert.True(Median(t.Value) < 5, $"{t.Key} took a median {Median(t.Value):0.00} s"));
+        }
+        finally
+        {
+            await bmc.DisposeAsync();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task On_QemuGuest_BootsToItsReadinessLineAndSoftOffShutsItDown()
+    {
+        await IpmiTools.EnsureAsync();
+        var guest = await GuestImage.EnsureAsync();
+        var run = Path.Combine(directory, "bmc");
+        var console = Path.Combine(directory, "console.log");
+        var machine = new QemuMachine([
+            "-name", "ipmi-q1", "-accel", "tcg,tb-size=32", "-M", "pc", "-m", "256", "-smp", "1",
+            "-nodefaults", "-no-user-config", "-display", "none",
+            "-bios", "/usr/share/qemu/qboot.rom", "-kernel", guest.Kernel, "-initrd", guest.Initrd,
+            "-append", "console=ttyS0 quiet panic=-1 no_timer_check guestname=ipmi-q1 heorot.boot={boot}",
+            "-chardev", $"socket,id=s0,path={directory}/serial.sock,server=on,wait=off,logfile={console}", "-serial", "chardev:s0",
+        ]);
+        await using var bmc = await IpmiSimBmc.StartAsync(Options("ipmi-q1", run, IpmiSimRig.NewPassword(), machine), Ct);
+        var driver = new IpmiPowerDriver(bmc.DriverOptions);
+        var clock = Stopwatch.StartNew();
+
+        await driver.SetAsync(PowerAction.On, Ct);
+        var accepted = clock.Elapsed;
+        await UntilAsync(() => File.Exists(console) && File.ReadAllText(console).Contains("HEOROT-READY ipmi-q1", StringComparison.Ordinal), "the guest's readiness line", TimeSpan.FromSeconds(120));
+        var ready = clock.Elapsed;
+        Assert.Equal(PowerState.On, await driver.GetStateAsync(Ct));
+        var qemu = bmc.MachineProcessId()!.Value;
+        Assert.Contains("heorot.boot=default", await File.ReadAllTextAsync($"/proc/{qemu}/cmdline", Ct), StringComparison.Ordinal);
+
+        clock.Restart();
+        await driver.SetAsync(PowerAction.SoftOff, Ct);
+        await UntilAsync(() => !Alive(qemu), "QEMU to exit after the guest's shutdown", TimeSpan.FromSeconds(120));
+        var halted = clock.Elapsed;
+
+        Assert.Equal(PowerState.Off, await driver.GetStateAsync(Ct));
+        Assert.Equal(["start default"], bmc.BootLog());
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"QEMU guest behind ipmi_sim: power on accepted in {accepted.TotalSeconds:0.00} s, ready at {ready.TotalSeconds:0.00} s; power soft to QEMU gone {halted.TotalSeconds:0.00} s");
+    }
+
+    private static IpmiSimOptions Options(string name, string path, string password, EmulatedMachine machine) => new()
+    {
+        Name = name,
+        Directory = path,
+        Port = IpmiTools.FreeUdpPort(),
+        Password = password,
+        Machine = machine,
+    };
+
+    private static async Task<string> IpmitoolStatusAsync(IpmiSimBmc bmc)
+    {
+        var info = new ProcessStartInfo("ipmitool") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-I", "lanplus", "-C", "3", "-H", bmc.Options.Address, "-p", bmc.Options.Port.ToString(CultureInfo.InvariantCulture), "-U", bmc.Options.Username, "-E", "chassis", "power", "status" })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["IPMI_PASSWORD"] = bmc.Options.Password;
+        using var process = Process.Start(info)!;
+        var output = await process.StandardOutput.ReadToEndAsync(Ct);
+        await process.WaitForExitAsync(Ct);
+        Assert.Equal(0, process.ExitCode);
+        return output;
+    }
+
+    private static async Task<double> TimeAsync(Func<Task> call)
+    {
+        var clock = Stopwatch.StartNew();
+        await call();
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0] is not ("Z" or "X");
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static List<int> ProcessesNaming(string path)
+    {
+        var needle = Encoding.UTF8.GetBytes(path);
+        var found = new List<int>();
+        foreach (var entry in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), CultureInfo.InvariantCulture, out var pid) && pid != Environment.ProcessId)
+            {
+                try
+                {
+                    if (File.ReadAllBytes(Path.Combine(entry, "cmdline")).AsSpan().IndexOf(needle) >= 0
+                        || File.ReadAllBytes(Path.Combine(entry, "environ")).AsSpan().IndexOf(needle) >= 0)
+                    {
+                        found.Add(pid);
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                }
+            }
+        }
+
+        return found;
+    }
+
+    private static async Task UntilAsync(Func<bool> condition, string what, TimeSpan? limit = null)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < (limit ?? TimeSpan.FromSeconds(30)), $"timed out waiting for {what}");
+            await Task.Delay(50, Ct);
+        }
+    }
+}
