@@ -1,6 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
+using Heorot.Drivers.Hypervisor;
 using Heorot.Drivers.Power;
 using Heorot.Drivers.Power.Emulation;
 using Heorot.Tests.Drivers.Hypervisor;
@@ -181,6 +185,117 @@ public sealed class IpmiSimBmcTests : IDisposable
             $"QEMU guest behind ipmi_sim: power on accepted in {accepted.TotalSeconds:0.00} s, ready at {ready.TotalSeconds:0.00} s; power soft to QEMU gone {halted.TotalSeconds:0.00} s");
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task StartAsync_NetworkNamespace_AnswersOnPort623OfItsOwnAddress()
+    {
+        await IpmiTools.EnsureAsync();
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
+        var (ns, veth, subnet) = ($"hbmc-{suffix}", $"hb{suffix}", RandomNumberGenerator.GetInt32(0, 256));
+        var (hostAddress, bmcAddress) = ($"10.253.{subnet}.1", $"10.253.{subnet}.2");
+        try
+        {
+            foreach (var step in new[]
+            {
+                $"netns add {ns}", $"link add {veth} type veth peer name eth0 netns {ns}", $"addr add {hostAddress}/30 dev {veth}",
+                $"link set {veth} up", $"-n {ns} addr add {bmcAddress}/30 dev eth0", $"-n {ns} link set eth0 up", $"-n {ns} link set lo up",
+            })
+            {
+                await RunAsync("ip", step.Split(' '));
+            }
+
+            var machine = new LightMachine(directory);
+            var options = Options("ns-node", Path.Combine(directory, "bmc"), IpmiSimRig.NewPassword(), new ProcessMachine(machine.Command));
+            await using var bmc = await IpmiSimBmc.StartAsync(options with { Address = bmcAddress, Port = 623, NetworkNamespace = ns }, Ct);
+            var driver = new IpmiPowerDriver(bmc.DriverOptions);
+
+            await driver.SetAsync(PowerAction.On, Ct);
+
+            await UntilAsync(machine.IsOn, "the machine to run");
+            Assert.Equal(PowerState.On, await driver.GetStateAsync(Ct));
+            Assert.Equal(ns, (await RunAsync("ip", ["netns", "identify", machine.LastPid()!.Value.ToString(CultureInfo.InvariantCulture)])).Trim());
+        }
+        finally
+        {
+            await ProcessRunner.RunAsync("ip", ["netns", "del", ns], CancellationToken.None);
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task SolActivate_SolTarget_BridgesTheClientToTheMachinesSerialPort()
+    {
+        await IpmiTools.EnsureAsync();
+        using var serial = new TcpListener(IPAddress.Loopback, 0);
+        serial.Start();
+        var machine = new LightMachine(directory);
+        var options = Options("sol-node", Path.Combine(directory, "bmc"), IpmiSimRig.NewPassword(), new ProcessMachine(machine.Command));
+        await using var bmc = await IpmiSimBmc.StartAsync(options with { SolTarget = (IPEndPoint)serial.LocalEndpoint }, Ct);
+        var accepting = serial.AcceptTcpClientAsync(Ct).AsTask();
+        var info = new ProcessStartInfo("ipmitool") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-I", "lanplus", "-C", "3", "-H", bmc.Options.Address, "-p", bmc.Options.Port.ToString(CultureInfo.InvariantCulture), "-U", bmc.Options.Username, "-E", "sol", "activate" })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["IPMI_PASSWORD"] = bmc.Options.Password;
+        using var client = Process.Start(info)!;
+        try
+        {
+            using var port = await accepting;
+            var output = new StringBuilder();
+            _ = Task.Run(async () =>
+            {
+                var buffer = new char[256];
+                int n;
+                while ((n = await client.StandardOutput.ReadAsync(buffer, Ct)) > 0)
+                {
+                    lock (output)
+                    {
+                        output.Append(buffer, 0, n);
+                    }
+                }
+            }, Ct);
+
+            // Client to serial port: keep typing until the session is up and the bytes arrive.
+            var received = new StringBuilder();
+            var stream = port.GetStream();
+            var inbound = new byte[256];
+            var clock = Stopwatch.StartNew();
+            while (!received.ToString().Contains("typed-by-the-client", StringComparison.Ordinal))
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"nothing typed reached the serial port: '{received}'");
+                await client.StandardInput.WriteAsync("typed-by-the-client\r");
+                await client.StandardInput.FlushAsync(Ct);
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+                wait.CancelAfter(TimeSpan.FromSeconds(1));
+                try
+                {
+                    var n = await stream.ReadAsync(inbound, wait.Token);
+                    received.Append(Encoding.ASCII.GetString(inbound, 0, n));
+                }
+                catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+                {
+                }
+            }
+
+            // Serial port to client.
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("written-by-the-machine\r\n"), Ct);
+            bool Arrived()
+            {
+                lock (output)
+                {
+                    return output.ToString().Contains("written-by-the-machine", StringComparison.Ordinal);
+                }
+            }
+
+            await UntilAsync(Arrived, "the machine's bytes at the client");
+        }
+        finally
+        {
+            client.Kill();
+            await client.WaitForExitAsync(CancellationToken.None);
+        }
+    }
+
     private static IpmiSimOptions Options(string name, string path, string password, EmulatedMachine machine) => new()
     {
         Name = name,
@@ -204,6 +319,13 @@ public sealed class IpmiSimBmcTests : IDisposable
         await process.WaitForExitAsync(Ct);
         Assert.Equal(0, process.ExitCode);
         return output;
+    }
+
+    private static async Task<string> RunAsync(string program, string[] arguments)
+    {
+        var result = await ProcessRunner.RunAsync(program, arguments, Ct);
+        Assert.True(result.ExitCode == 0, $"{program} {string.Join(' ', arguments)}: exit {result.ExitCode}: {result.Stderr}");
+        return result.Stdout;
     }
 
     private static async Task<double> TimeAsync(Func<Task> call)
