@@ -185,6 +185,41 @@ public sealed class IpmiSimBmcTests : IDisposable
             $"QEMU guest behind ipmi_sim: power on accepted in {accepted.TotalSeconds:0.00} s, ready at {ready.TotalSeconds:0.00} s; power soft to QEMU gone {halted.TotalSeconds:0.00} s");
     }
 
+    [Fact(Timeout = 300_000)]
+    public async Task ResetThenOff_QemuGuest_RebootsInPlaceThenQemuQuits()
+    {
+        await IpmiTools.EnsureAsync();
+        var guest = await GuestImage.EnsureAsync();
+        var console = Path.Combine(directory, "console.log");
+        var machine = new QemuMachine([
+            "-name", "ipmi-q2", "-accel", "tcg,tb-size=32", "-M", "pc", "-m", "256", "-smp", "1",
+            "-nodefaults", "-no-user-config", "-display", "none",
+            "-bios", "/usr/share/qemu/qboot.rom", "-kernel", guest.Kernel, "-initrd", guest.Initrd,
+            "-append", "console=ttyS0 quiet panic=-1 no_timer_check guestname=ipmi-q2",
+            "-chardev", $"socket,id=s0,path={directory}/serial.sock,server=on,wait=off,logfile={console}", "-serial", "chardev:s0",
+        ]);
+        await using var bmc = await IpmiSimBmc.StartAsync(Options("ipmi-q2", Path.Combine(directory, "bmc"), IpmiSimRig.NewPassword(), machine), Ct);
+        var driver = new IpmiPowerDriver(bmc.DriverOptions);
+        int Readiness() => File.Exists(console) ? File.ReadAllText(console).Split("HEOROT-READY ipmi-q2").Length - 1 : 0;
+
+        await driver.SetAsync(PowerAction.On, Ct);
+        await UntilAsync(() => Readiness() == 1, "the guest's readiness line", TimeSpan.FromSeconds(120));
+        var qemu = bmc.MachineProcessId()!.Value;
+
+        await driver.SetAsync(PowerAction.Reset, Ct);
+        await UntilAsync(() => Readiness() == 2, "the guest's second readiness line", TimeSpan.FromSeconds(120));
+        Assert.Equal(qemu, bmc.MachineProcessId());
+
+        var clock = Stopwatch.StartNew();
+        await driver.SetAsync(PowerAction.Off, Ct);
+        var off = clock.Elapsed;
+
+        Assert.False(Alive(qemu));
+        Assert.Equal(PowerState.Off, await driver.GetStateAsync(Ct));
+        Assert.Equal(["start default", "reset"], bmc.BootLog());
+        TestContext.Current.TestOutputHelper?.WriteLine($"QEMU guest behind ipmi_sim: power off (QMP quit) returned with QEMU gone in {off.TotalSeconds:0.00} s");
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task StartAsync_NetworkNamespace_AnswersOnPort623OfItsOwnAddress()
     {
