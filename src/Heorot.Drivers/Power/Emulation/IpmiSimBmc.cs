@@ -45,6 +45,30 @@ public sealed record QemuMachine(IReadOnlyList<string> Arguments) : EmulatedMach
 {
     public string QemuBinary { get; init; } = "qemu-system-x86_64";
 
+    /// <summary>
+    /// A "physical" node booting a kernel and initrd directly (qboot, TCG unless <paramref name="accelerator"/> says
+    /// otherwise), its serial console on a Unix socket beside <paramref name="consoleLog"/> and logged there. The
+    /// kernel command line gets <c>guestname=NAME heorot.boot={boot}</c> (the boot device of each start).
+    /// </summary>
+    public static QemuMachine DirectKernelBoot(
+        string name,
+        string kernel,
+        string initrd,
+        string consoleLog,
+        int memoryMiB = 256,
+        string extraKernelArguments = "",
+        string accelerator = "tcg,tb-size=32")
+    {
+        static string Option(string path) => path.Replace(",", ",,", StringComparison.Ordinal);
+        var cmdline = $"console=ttyS0 quiet panic=-1 no_timer_check guestname={name} heorot.boot={{boot}} {extraKernelArguments}".TrimEnd();
+        return new QemuMachine([
+            "-name", name, "-accel", accelerator, "-M", "pc", "-m", memoryMiB.ToString(CultureInfo.InvariantCulture), "-smp", "1",
+            "-nodefaults", "-no-user-config", "-display", "none",
+            "-bios", "/usr/share/qemu/qboot.rom", "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
+            "-chardev", $"socket,id=s0,path={Option(consoleLog)}.sock,server=on,wait=off,logfile={Option(consoleLog)}", "-serial", "chardev:s0",
+        ]);
+    }
+
     internal override string Kind => "qemu";
 
     internal override string Binary => QemuBinary;
@@ -58,7 +82,10 @@ public sealed record IpmiSimOptions
     /// <summary>The node's name: <c>[A-Za-z0-9._-]</c>, at most 64 characters.</summary>
     public required string Name { get; init; }
 
-    /// <summary>Where the BMC's files live (configuration, hook, logs, the machine's pid); created 0700.</summary>
+    /// <summary>
+    /// The BMC's own directory (configuration, hook, logs, the machine's pid), created 0700; disposal deletes it
+    /// unless <see cref="KeepFiles"/>.
+    /// </summary>
     public required string Directory { get; init; }
 
     /// <summary>The IPv4 address the BMC listens on (UDP).</summary>

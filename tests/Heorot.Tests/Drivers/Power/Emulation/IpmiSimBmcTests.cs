@@ -50,6 +50,15 @@ public sealed class IpmiSimBmcTests : IDisposable
         Assert.DoesNotContain("pw-hidden-1", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void DirectKernelBoot_CommaInPath_DoubledInQemuOptionsAndBootPlaceholderInTheCommandLine()
+    {
+        var args = QemuMachine.DirectKernelBoot("n1", "/g/vmlinux", "/g/initrd", "/run/a,b/console.log").Arguments.ToList();
+
+        Assert.Equal("socket,id=s0,path=/run/a,,b/console.log.sock,server=on,wait=off,logfile=/run/a,,b/console.log", args[args.IndexOf("-chardev") + 1]);
+        Assert.Equal("console=ttyS0 quiet panic=-1 no_timer_check guestname=n1 heorot.boot={boot}", args[args.IndexOf("-append") + 1]);
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task On_HostileMachineArguments_ReachTheMachineVerbatim()
     {
@@ -155,13 +164,7 @@ public sealed class IpmiSimBmcTests : IDisposable
         var guest = await GuestImage.EnsureAsync();
         var run = Path.Combine(directory, "bmc");
         var console = Path.Combine(directory, "console.log");
-        var machine = new QemuMachine([
-            "-name", "ipmi-q1", "-accel", "tcg,tb-size=32", "-M", "pc", "-m", "256", "-smp", "1",
-            "-nodefaults", "-no-user-config", "-display", "none",
-            "-bios", "/usr/share/qemu/qboot.rom", "-kernel", guest.Kernel, "-initrd", guest.Initrd,
-            "-append", "console=ttyS0 quiet panic=-1 no_timer_check guestname=ipmi-q1 heorot.boot={boot}",
-            "-chardev", $"socket,id=s0,path={directory}/serial.sock,server=on,wait=off,logfile={console}", "-serial", "chardev:s0",
-        ]);
+        var machine = QemuMachine.DirectKernelBoot("ipmi-q1", guest.Kernel, guest.Initrd, console);
         await using var bmc = await IpmiSimBmc.StartAsync(Options("ipmi-q1", run, IpmiSimRig.NewPassword(), machine), Ct);
         var driver = new IpmiPowerDriver(bmc.DriverOptions);
         var clock = Stopwatch.StartNew();
@@ -191,13 +194,7 @@ public sealed class IpmiSimBmcTests : IDisposable
         await IpmiTools.EnsureAsync();
         var guest = await GuestImage.EnsureAsync();
         var console = Path.Combine(directory, "console.log");
-        var machine = new QemuMachine([
-            "-name", "ipmi-q2", "-accel", "tcg,tb-size=32", "-M", "pc", "-m", "256", "-smp", "1",
-            "-nodefaults", "-no-user-config", "-display", "none",
-            "-bios", "/usr/share/qemu/qboot.rom", "-kernel", guest.Kernel, "-initrd", guest.Initrd,
-            "-append", "console=ttyS0 quiet panic=-1 no_timer_check guestname=ipmi-q2",
-            "-chardev", $"socket,id=s0,path={directory}/serial.sock,server=on,wait=off,logfile={console}", "-serial", "chardev:s0",
-        ]);
+        var machine = QemuMachine.DirectKernelBoot("ipmi-q2", guest.Kernel, guest.Initrd, console);
         await using var bmc = await IpmiSimBmc.StartAsync(Options("ipmi-q2", Path.Combine(directory, "bmc"), IpmiSimRig.NewPassword(), machine), Ct);
         var driver = new IpmiPowerDriver(bmc.DriverOptions);
         int Readiness() => File.Exists(console) ? File.ReadAllText(console).Split("HEOROT-READY ipmi-q2").Length - 1 : 0;
