@@ -193,13 +193,11 @@ public sealed partial class CommandPowerDriver : IPowerDriver
             return PowerState.Unknown;
         }
 
-        var stdout = await retry.RunAsync(ct => RunAsync("status", options.Status, null, ct), cancellationToken).ConfigureAwait(false);
-        var on = Regex.IsMatch(stdout, options.OnPattern, RegexOptions.IgnoreCase, TimeSpan.FromSeconds(1));
-        var off = Regex.IsMatch(stdout, options.OffPattern, RegexOptions.IgnoreCase, TimeSpan.FromSeconds(1));
-        return on == off ? PowerState.Unknown : on ? PowerState.On : PowerState.Off;
+        return await retry.RunAsync(ReadStateAsync, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task SetAsync(PowerAction action, CancellationToken cancellationToken = default)
+    /// <summary>Reads the state (when a status command exists), then runs what the action still needs; a retry starts again from the read.</summary>
+    public Task SetAsync(PowerAction action, CancellationToken cancellationToken = default)
     {
         var (name, argv) = action switch
         {
@@ -210,26 +208,9 @@ public sealed partial class CommandPowerDriver : IPowerDriver
             PowerAction.Reset => ("reset", options.Reset),
             _ => (action.ToString(), null),
         };
-        if (argv == null)
-        {
-            throw new PowerException(PowerErrorCode.Unsupported, $"command: no {name} command is configured");
-        }
-
-        if (options.Status != null)
-        {
-            var state = await GetStateAsync(cancellationToken).ConfigureAwait(false);
-            switch (action, state)
-            {
-                case (PowerAction.On, PowerState.On):
-                case (PowerAction.Off or PowerAction.SoftOff, PowerState.Off):
-                    return;
-                case (PowerAction.Cycle or PowerAction.Reset, PowerState.Off) when options.On != null:
-                    (name, argv) = ("on", options.On);
-                    break;
-            }
-        }
-
-        await retry.RunAsync(ct => RunAsync(name, argv, null, ct), cancellationToken).ConfigureAwait(false);
+        return argv == null
+            ? throw new PowerException(PowerErrorCode.Unsupported, $"command: no {name} command is configured")
+            : retry.RunAsync(ct => SetOnceAsync(action, name, argv, ct), cancellationToken);
     }
 
     public Task SetNextBootAsync(BootDevice device, bool persistent = false, CancellationToken cancellationToken = default)
@@ -245,6 +226,33 @@ public sealed partial class CommandPowerDriver : IPowerDriver
             ["persistent"] = persistent ? "persistent" : "once",
         };
         return retry.RunAsync(ct => RunAsync("boot", options.Boot, extra, ct), cancellationToken);
+    }
+
+    private async Task SetOnceAsync(PowerAction action, string name, IReadOnlyList<string> argv, CancellationToken cancellationToken)
+    {
+        if (options.Status != null)
+        {
+            var state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
+            switch (action, state)
+            {
+                case (PowerAction.On, PowerState.On):
+                case (PowerAction.Off or PowerAction.SoftOff, PowerState.Off):
+                    return;
+                case (PowerAction.Cycle or PowerAction.Reset, PowerState.Off) when options.On != null:
+                    (name, argv) = ("on", options.On);
+                    break;
+            }
+        }
+
+        await RunAsync(name, argv, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<PowerState> ReadStateAsync(CancellationToken cancellationToken)
+    {
+        var stdout = await RunAsync("status", options.Status!, null, cancellationToken).ConfigureAwait(false);
+        var on = Regex.IsMatch(stdout, options.OnPattern, RegexOptions.IgnoreCase, TimeSpan.FromSeconds(1));
+        var off = Regex.IsMatch(stdout, options.OffPattern, RegexOptions.IgnoreCase, TimeSpan.FromSeconds(1));
+        return on == off ? PowerState.Unknown : on ? PowerState.On : PowerState.Off;
     }
 
     /// <summary>The argv after substitution: an argument that is exactly {name} becomes the variable's value.</summary>

@@ -135,9 +135,36 @@ public sealed partial class IpmiPowerDriver : IPowerDriver
     public Task<PowerState> GetStateAsync(CancellationToken cancellationToken = default) =>
         retry.RunAsync(ReadStateAsync, cancellationToken);
 
-    public async Task SetAsync(PowerAction action, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Reads the state, then sends what the action still needs; a retry starts again from the read, so an action whose
+    /// answer was lost but which took effect is not repeated (except Cycle and Reset, which cannot tell).
+    /// </summary>
+    public Task SetAsync(PowerAction action, CancellationToken cancellationToken = default) =>
+        retry.RunAsync(ct => SetOnceAsync(action, ct), cancellationToken);
+
+    public Task SetNextBootAsync(BootDevice device, bool persistent = false, CancellationToken cancellationToken = default)
     {
-        var state = await GetStateAsync(cancellationToken).ConfigureAwait(false);
+        var name = device switch
+        {
+            BootDevice.Default => "none",
+            BootDevice.Disk => "disk",
+            BootDevice.Pxe => "pxe",
+            BootDevice.Cdrom => "cdrom",
+            BootDevice.Bios => "bios",
+            _ => throw new PowerException(PowerErrorCode.Unsupported, $"ipmi: unknown boot device {device}"),
+        };
+        List<string> arguments = ["chassis", "bootdev", name];
+        if (persistent)
+        {
+            arguments.Add("options=persistent");
+        }
+
+        return retry.RunAsync(ct => RunAsync(arguments, $"bootdev {name}", ct), cancellationToken);
+    }
+
+    private async Task SetOnceAsync(PowerAction action, CancellationToken cancellationToken)
+    {
+        var state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
         var command = (action, state) switch
         {
             (PowerAction.On, PowerState.On) => null,
@@ -159,37 +186,17 @@ public sealed partial class IpmiPowerDriver : IPowerDriver
 
         try
         {
-            await retry.RunAsync(ct => RunAsync(["chassis", "power", command], $"power {command}", ct), cancellationToken).ConfigureAwait(false);
+            await RunAsync(["chassis", "power", command], $"power {command}", cancellationToken).ConfigureAwait(false);
         }
         catch (PowerException e) when (e.Code == PowerErrorCode.BmcError && action is PowerAction.On or PowerAction.Off or PowerAction.SoftOff)
         {
             // Some BMCs answer "not supported in present state" to a request for the state they are in.
-            var now = await GetStateAsync(cancellationToken).ConfigureAwait(false);
+            var now = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
             if (now != (action == PowerAction.On ? PowerState.On : PowerState.Off))
             {
                 throw;
             }
         }
-    }
-
-    public Task SetNextBootAsync(BootDevice device, bool persistent = false, CancellationToken cancellationToken = default)
-    {
-        var name = device switch
-        {
-            BootDevice.Default => "none",
-            BootDevice.Disk => "disk",
-            BootDevice.Pxe => "pxe",
-            BootDevice.Cdrom => "cdrom",
-            BootDevice.Bios => "bios",
-            _ => throw new PowerException(PowerErrorCode.Unsupported, $"ipmi: unknown boot device {device}"),
-        };
-        List<string> arguments = ["chassis", "bootdev", name];
-        if (persistent)
-        {
-            arguments.Add("options=persistent");
-        }
-
-        return retry.RunAsync(ct => RunAsync(arguments, $"bootdev {name}", ct), cancellationToken);
     }
 
     private async Task<PowerState> ReadStateAsync(CancellationToken cancellationToken)
@@ -282,9 +289,12 @@ public sealed partial class IpmiPowerDriver : IPowerDriver
             return new PowerException(PowerErrorCode.Conflict, $"{prefix}: the BMC is busy ({detail})", isTransient: true);
         }
 
+        // ipmitool prints "Unable to …" / "Error setting …" when no (matching) answer came, and "… failed: REASON" for a
+        // completion code. A resend whose first answer arrives late ends in "Request Match NOT FOUND".
         if (Has(text, "Unable to establish") || Has(text, "Get Auth Capabilities error") || Has(text, "No response")
             || Has(text, "Address lookup for") || Has(text, "Could not open socket") || Has(text, "Unable to get Chassis Power Status")
-            || Has(text, "timeout"))
+            || Has(text, "Unable to set Chassis Power Control") || Has(text, "Request Match NOT FOUND")
+            || Has(text, "Error setting Chassis Boot Parameter") || Has(text, "Error Getting Chassis Boot Parameter") || Has(text, "timeout"))
         {
             return new PowerException(PowerErrorCode.Unreachable, $"{prefix}: the BMC did not answer ({detail})", isTransient: true);
         }

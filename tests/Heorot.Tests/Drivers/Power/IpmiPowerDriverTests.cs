@@ -57,6 +57,8 @@ public sealed class IpmiPowerDriverTests : IDisposable
     [InlineData("Address lookup for bmc9.invalid failed\nCould not open socket!\nError: Unable to establish IPMI v2 / RMCP+ session", PowerErrorCode.Unreachable, true)]
     [InlineData("Error in open session response message : invalid authentication algorithm\nError: Unable to establish IPMI v2 / RMCP+ session", PowerErrorCode.InvalidConfig, false)]
     [InlineData("Set Chassis Power Control to Up/On failed: Node busy", PowerErrorCode.Conflict, true)]
+    [InlineData("Unable to set Chassis Power Control to Up/On\nIPMI Request Match NOT FOUND", PowerErrorCode.Unreachable, true)]
+    [InlineData("Error setting Chassis Boot Parameter 5", PowerErrorCode.Unreachable, true)]
     [InlineData("Set Chassis Power Control to Up/On failed: Unspecified error", PowerErrorCode.BmcError, false)]
     public void Classify_IpmitoolDiagnostics_MapToTypedErrors(string stderr, PowerErrorCode code, bool transient)
     {
@@ -137,6 +139,20 @@ public sealed class IpmiPowerDriverTests : IDisposable
         await driver.SetAsync(PowerAction.On, Ct);
 
         Assert.Equal(3, Calls());
+    }
+
+    [Fact]
+    public async Task SetAsync_AnswerLostButActionTookEffect_RetryReadsTheStateAndSendsNothingMore()
+    {
+        var driver = FakeIpmitool(
+            new Reply(0, "Chassis Power is off\n", string.Empty),
+            new Reply(1, string.Empty, "Unable to set Chassis Power Control to Up/On\nIPMI Request Match NOT FOUND"),
+            new Reply(0, "Chassis Power is on\n", string.Empty));
+
+        await driver.SetAsync(PowerAction.On, Ct);
+
+        Assert.Equal(3, Calls());
+        Assert.EndsWith(" chassis power status ", await File.ReadAllTextAsync(Path.Combine(directory, "cmdline.3"), Ct), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -231,8 +247,11 @@ public sealed class IpmiPowerDriverTests : IDisposable
                 $"username {bmc.Options.Username}\npassword {bmc.Options.Password}\ndriver-type LAN_2_0\nprivilege-level ADMIN\nworkaround-flags opensesspriv\n");
         }
 
+        // ipmipower resends after 400 ms by default; the emulator's hook can take longer on a loaded machine.
         var result = await ProcessRunner.RunAsync(
-            "ipmipower", [$"--config-file={config}", "-h", $"{bmc.Options.Address}:{bmc.Options.Port}", request], Ct);
+            "ipmipower",
+            [$"--config-file={config}", "--session-timeout=30000", "--retransmission-timeout=2000", "-h", $"{bmc.Options.Address}:{bmc.Options.Port}", request],
+            Ct);
         Assert.True(result.ExitCode == 0, $"ipmipower {request}: exit {result.ExitCode}: {result.Stdout} {result.Stderr}");
 
         // "127.0.0.1: on"
