@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -196,7 +197,11 @@ public sealed partial class CommandPowerDriver : IPowerDriver
         return await retry.RunAsync(ReadStateAsync, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Reads the state (when a status command exists), then runs what the action still needs; a retry starts again from the read.</summary>
+    /// <summary>
+    /// Reads the state (when a status command exists), then runs what the action still needs; a retry starts again from
+    /// the read. A restart runs at most once per call: after a Cycle or Reset command timed out (it may have acted), or
+    /// after this call powered an off node on instead, a retry only makes sure the node is on.
+    /// </summary>
     public Task SetAsync(PowerAction action, CancellationToken cancellationToken = default)
     {
         var (name, argv) = action switch
@@ -210,7 +215,13 @@ public sealed partial class CommandPowerDriver : IPowerDriver
         };
         return argv == null
             ? throw new PowerException(PowerErrorCode.Unsupported, $"command: no {name} command is configured")
-            : retry.RunAsync(ct => SetOnceAsync(action, name, argv, ct), cancellationToken);
+            : RetryAsync(action, name, argv, cancellationToken);
+    }
+
+    private Task RetryAsync(PowerAction action, string name, IReadOnlyList<string> argv, CancellationToken cancellationToken)
+    {
+        var restarted = new StrongBox<bool>();
+        return retry.RunAsync(ct => SetOnceAsync(action, name, argv, restarted, ct), cancellationToken);
     }
 
     public Task SetNextBootAsync(BootDevice device, bool persistent = false, CancellationToken cancellationToken = default)
@@ -228,8 +239,9 @@ public sealed partial class CommandPowerDriver : IPowerDriver
         return retry.RunAsync(ct => RunAsync("boot", options.Boot, extra, ct), cancellationToken);
     }
 
-    private async Task SetOnceAsync(PowerAction action, string name, IReadOnlyList<string> argv, CancellationToken cancellationToken)
+    private async Task SetOnceAsync(PowerAction action, string name, IReadOnlyList<string> argv, StrongBox<bool> restarted, CancellationToken cancellationToken)
     {
+        var restart = action is PowerAction.Cycle or PowerAction.Reset;
         if (options.Status != null)
         {
             var state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
@@ -237,14 +249,16 @@ public sealed partial class CommandPowerDriver : IPowerDriver
             {
                 case (PowerAction.On, PowerState.On):
                 case (PowerAction.Off or PowerAction.SoftOff, PowerState.Off):
+                case (PowerAction.Cycle or PowerAction.Reset, PowerState.On) when restarted.Value:
                     return;
-                case (PowerAction.Cycle or PowerAction.Reset, PowerState.Off) when options.On != null:
-                    (name, argv) = ("on", options.On);
+                case (PowerAction.Cycle or PowerAction.Reset, _) when restarted.Value || state == PowerState.Off:
+                    (name, argv) = options.On != null ? ("on", options.On) : (name, argv);
+                    restarted.Value = true;
                     break;
             }
         }
 
-        await RunAsync(name, argv, null, cancellationToken).ConfigureAwait(false);
+        await RunAsync(name, argv, null, cancellationToken, () => restarted.Value |= restart).ConfigureAwait(false);
     }
 
     private async Task<PowerState> ReadStateAsync(CancellationToken cancellationToken)
@@ -274,7 +288,9 @@ public sealed partial class CommandPowerDriver : IPowerDriver
         }).ToList();
     }
 
-    private async Task<string> RunAsync(string action, IReadOnlyList<string> argv, IReadOnlyDictionary<string, string>? extra, CancellationToken cancellationToken)
+    /// <summary>Runs one command; <paramref name="mayHaveRun"/> is called when it was killed at its deadline (it may have acted).</summary>
+    private async Task<string> RunAsync(
+        string action, IReadOnlyList<string> argv, IReadOnlyDictionary<string, string>? extra, CancellationToken cancellationToken, Action? mayHaveRun = null)
     {
         var validation = Validate();
         if (!validation.IsValid)
@@ -289,6 +305,7 @@ public sealed partial class CommandPowerDriver : IPowerDriver
         var program = Path.GetFileName(expanded[0]);
         if (result.TimedOut)
         {
+            mayHaveRun?.Invoke();
             throw new PowerException(
                 PowerErrorCode.Unreachable,
                 $"command: {action}: {program} did not finish within {options.Timeout.TotalSeconds:0.#} s",

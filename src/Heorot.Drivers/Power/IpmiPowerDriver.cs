@@ -136,11 +136,16 @@ public sealed partial class IpmiPowerDriver : IPowerDriver
         retry.RunAsync(ReadStateAsync, cancellationToken);
 
     /// <summary>
-    /// Reads the state, then sends what the action still needs; a retry starts again from the read, so an action whose
-    /// answer was lost but which took effect is not repeated (except Cycle and Reset, which cannot tell).
+    /// Reads the state, then sends what the action still needs. A retry starts again from the read, so an On or Off
+    /// whose answer was lost but which took effect is not sent again. A restart is sent at most once per call: once a
+    /// Cycle or Reset may have reached the BMC (its answer was lost, not its session refused), or once this call
+    /// powered an off node on instead, a retry only makes sure the node is on.
     /// </summary>
-    public Task SetAsync(PowerAction action, CancellationToken cancellationToken = default) =>
-        retry.RunAsync(ct => SetOnceAsync(action, ct), cancellationToken);
+    public Task SetAsync(PowerAction action, CancellationToken cancellationToken = default)
+    {
+        var progress = new SetProgress();
+        return retry.RunAsync(ct => SetOnceAsync(action, progress, ct), cancellationToken);
+    }
 
     public Task SetNextBootAsync(BootDevice device, bool persistent = false, CancellationToken cancellationToken = default)
     {
@@ -162,11 +167,13 @@ public sealed partial class IpmiPowerDriver : IPowerDriver
         return retry.RunAsync(ct => RunAsync(arguments, $"bootdev {name}", ct), cancellationToken);
     }
 
-    private async Task SetOnceAsync(PowerAction action, CancellationToken cancellationToken)
+    private async Task SetOnceAsync(PowerAction action, SetProgress progress, CancellationToken cancellationToken)
     {
         var state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
+        var restart = action is PowerAction.Cycle or PowerAction.Reset;
         var command = (action, state) switch
         {
+            _ when restart && progress.Restarted => state == PowerState.On ? null : "on",
             (PowerAction.On, PowerState.On) => null,
             (PowerAction.Off or PowerAction.SoftOff, PowerState.Off) => null,
             (PowerAction.On, _) => "on",
@@ -184,9 +191,15 @@ public sealed partial class IpmiPowerDriver : IPowerDriver
             return;
         }
 
+        if (restart && command == "on")
+        {
+            progress.Restarted = true;
+        }
+
         try
         {
-            await RunAsync(["chassis", "power", command], $"power {command}", cancellationToken).ConfigureAwait(false);
+            await RunAsync(["chassis", "power", command], $"power {command}", cancellationToken, () => progress.Restarted |= restart)
+                .ConfigureAwait(false);
         }
         catch (PowerException e) when (e.Code == PowerErrorCode.BmcError && action is PowerAction.On or PowerAction.Off or PowerAction.SoftOff)
         {
@@ -232,7 +245,8 @@ public sealed partial class IpmiPowerDriver : IPowerDriver
         return arguments;
     }
 
-    private async Task<string> RunAsync(IEnumerable<string> request, string what, CancellationToken cancellationToken)
+    /// <summary>Runs one ipmitool request; <paramref name="mayHaveRun"/> is called when it failed after the BMC may have acted on it.</summary>
+    private async Task<string> RunAsync(IEnumerable<string> request, string what, CancellationToken cancellationToken, Action? mayHaveRun = null)
     {
         var validation = Validate();
         if (!validation.IsValid)
@@ -244,6 +258,11 @@ public sealed partial class IpmiPowerDriver : IPowerDriver
         var environment = new Dictionary<string, string>(StringComparer.Ordinal) { ["IPMI_PASSWORD"] = options.Password };
         var result = await PowerProcess.RunAsync(options.IpmitoolPath, Arguments(request), environment, options.Timeout, time, cancellationToken)
             .ConfigureAwait(false);
+        if (result.TimedOut || (result.ExitCode != 0 && AnswerLost(result.Stderr + "\n" + result.Stdout)))
+        {
+            mayHaveRun?.Invoke();
+        }
+
         if (result.TimedOut)
         {
             throw new PowerException(
@@ -261,6 +280,17 @@ public sealed partial class IpmiPowerDriver : IPowerDriver
     }
 
     private string Where => $"{options.Host}:{options.Port}";
+
+    /// <summary>The session was up and the request sent, but no (matching) answer came: the BMC may have acted.</summary>
+    private static bool AnswerLost(string text) =>
+        Has(text, "Unable to set Chassis Power Control") || Has(text, "Request Match NOT FOUND") || Has(text, "Error setting Chassis Boot Parameter");
+
+    /// <summary>What one <see cref="SetAsync"/> call has done so far, across its retries.</summary>
+    private sealed class SetProgress
+    {
+        /// <summary>A restart (or the power-on standing for one) may have happened: do not restart again.</summary>
+        public bool Restarted { get; set; }
+    }
 
     /// <summary>Maps a failed ipmitool run to a typed error from its diagnostics (with <c>-v</c>).</summary>
     internal PowerException Classify(string what, string stdout, string stderr)

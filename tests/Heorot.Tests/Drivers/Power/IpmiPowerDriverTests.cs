@@ -155,6 +155,34 @@ public sealed class IpmiPowerDriverTests : IDisposable
         Assert.EndsWith(" chassis power status ", await File.ReadAllTextAsync(Path.Combine(directory, "cmdline.3"), Ct), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task SetAsync_CycleWhoseAnswerWasLost_NotSentAgain()
+    {
+        var driver = FakeIpmitool(
+            new Reply(0, "Chassis Power is on\n", string.Empty),
+            new Reply(1, string.Empty, "Unable to set Chassis Power Control to Cycle\nIPMI Request Match NOT FOUND"),
+            new Reply(0, "Chassis Power is on\n", string.Empty));
+
+        await driver.SetAsync(PowerAction.Cycle, Ct);
+
+        Assert.Equal(3, Calls());
+    }
+
+    [Fact]
+    public async Task SetAsync_CycleWhoseSessionWasRefused_SentAgain()
+    {
+        var driver = FakeIpmitool(
+            new Reply(0, "Chassis Power is on\n", string.Empty),
+            new Reply(1, string.Empty, "Get Auth Capabilities error\nError: Unable to establish IPMI v2 / RMCP+ session"),
+            new Reply(0, "Chassis Power is on\n", string.Empty),
+            new Reply(0, "Chassis Power Control: Cycle\n", string.Empty));
+
+        await driver.SetAsync(PowerAction.Cycle, Ct);
+
+        Assert.Equal(4, Calls());
+        Assert.EndsWith(" chassis power cycle ", await File.ReadAllTextAsync(Path.Combine(directory, "cmdline.4"), Ct), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(PowerAction.Cycle)]
     [InlineData(PowerAction.Reset)]
