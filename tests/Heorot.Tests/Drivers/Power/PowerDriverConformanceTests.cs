@@ -218,6 +218,21 @@ public abstract class PowerDriverConformanceTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 180_000)]
+    public async Task Reset_MachineOff_PowersItOn()
+    {
+        if (!Has(PowerCapabilities.Reset))
+        {
+            await AssertUnsupportedAsync(() => Driver.SetAsync(PowerAction.Reset, Ct));
+            return;
+        }
+
+        await Driver.SetAsync(PowerAction.Reset, Ct);
+
+        await UntilAsync(() => Rig.IsOnAsync(Ct), "the machine to run");
+        Assert.Equal(1, await Rig.BootsAsync(Ct));
+    }
+
+    [Fact(Timeout = 180_000)]
     public async Task SetNextBoot_Pxe_NextBootUsesIt()
     {
         if (!Has(PowerCapabilities.BootDevice))

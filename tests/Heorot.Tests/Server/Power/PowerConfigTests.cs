@@ -81,4 +81,33 @@ public class PowerConfigTests
             Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
         }
     }
+
+    [Fact]
+    public void CreateDrivers_EveryKind_FromItsSettings()
+    {
+        var config = PowerConfig.Parse(
+            """
+            nodes:
+              i1: { driver: ipmi, host: 127.0.0.1, port: 16231, username: admin, password: secret, ipmitool: /bin/true }
+              c1: { driver: command, on: [/bin/true, "{node}"], off: [/bin/true], status: [/bin/echo, on] }
+              r1: { driver: redfish, url: "http://127.0.0.1:8000", username: root, password: calvin, plainHttp: true }
+              w1: { driver: wol, mac: "52:54:00:12:34:56" }
+            """,
+            "power.yaml");
+
+        var drivers = config.CreateDrivers();
+
+        Assert.Equal(["command", "ipmi", "redfish", "wol"], drivers.Values.Select(d => d.Kind).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void CreateDrivers_UnknownSetting_IsNamedWithItsPosition()
+    {
+        var config = PowerConfig.Parse("nodes:\n  i1: { driver: ipmi, host: h, passwrod: secret }\n", "power.yaml");
+
+        var e = Assert.Throws<PowerConfigException>(() => config.CreateDrivers());
+
+        Assert.Contains("power.yaml:2:42: nodes.i1.passwrod: unknown setting for driver 'ipmi'", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", e.Message, StringComparison.Ordinal);
+    }
 }
