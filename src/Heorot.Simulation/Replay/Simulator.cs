@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using Heorot.Model.Power;
 using Heorot.Scheduling;
+using Heorot.Scheduling.Power;
 using Heorot.Scheduling.Policies;
 using Heorot.Scheduling.Timeline;
 using Heorot.Simulation.Swf;
@@ -24,9 +26,24 @@ public enum SimulationMode
 
 public sealed record SimulationOptions(PolicyKind Policy, int Processors, SimulationMode Mode = SimulationMode.Tick)
 {
+    /// <summary>
+    /// Processors per node: the machine is <c>Processors / ProcsPerNode</c> whole nodes and a job of P processors
+    /// takes <c>ceil(P / ProcsPerNode)</c> of them. 1 (the default) is the processor pool of the reference simulator.
+    /// </summary>
+    public int ProcsPerNode { get; init; } = 1;
+
+    /// <summary>Nodes of the machine.</summary>
+    public int Nodes => Processors / ProcsPerNode;
+
+    /// <summary>Nodes a job of <paramref name="procs"/> processors takes.</summary>
+    public int NodesOf(int procs) => (procs + ProcsPerNode - 1) / ProcsPerNode;
+
     /// <summary>Called now and then with (events processed, events expected) so a caller can draw progress.</summary>
     public Action<long, long>? Progress { get; init; }
 }
+
+/// <summary>An elastic replay: the schedule (a job's start is when its run began, after any boot) and what the power side measured.</summary>
+public sealed record ElasticOutcome(IReadOnlyList<JobOutcome> Jobs, PowerReport Power);
 
 /// <summary>One job's outcome, the columns of <c>jobs.csv</c>.</summary>
 public readonly record struct JobOutcome(long JobId, long Submit, long Wait, long Start, long Run, int Procs, long RequestedTime);
@@ -41,8 +58,33 @@ public static class Simulator
     private const int EndKind = 1;
     private const int StartKind = 2;
 
-    public static IReadOnlyList<JobOutcome> Run(IReadOnlyList<SimJob> jobs, SimulationOptions options)
+    public static IReadOnlyList<JobOutcome> Run(IReadOnlyList<SimJob> jobs, SimulationOptions options) => Run(jobs, options, null, null).Jobs;
+
+    /// <summary>
+    /// Replays on nodes that an elastic <paramref name="policy"/> powers on and off under the power
+    /// <paramref name="model"/> (default tick clock only). Nodes start on at the first submission. A job may be given
+    /// nodes that are off: it holds them from its start decision and its run begins when the last is ready. With a
+    /// policy that never powers off (<c>none</c>), the schedule is exactly that of <see cref="Run(IReadOnlyList{SimJob}, SimulationOptions)"/>.
+    /// </summary>
+    public static ElasticOutcome RunElastic(IReadOnlyList<SimJob> jobs, SimulationOptions options, PowerModel model, IPowerPolicy policy)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(policy);
+        if (options.Mode != SimulationMode.Tick)
+        {
+            throw new ArgumentException("the power model runs on the default (tick) clock only", nameof(options));
+        }
+
+        return Run(jobs, options, model, policy);
+    }
+
+    private static ElasticOutcome Run(IReadOnlyList<SimJob> jobs, SimulationOptions options, PowerModel? model, IPowerPolicy? policy)
+    {
+        if (options.ProcsPerNode < 1 || options.Processors % options.ProcsPerNode != 0)
+        {
+            throw new ArgumentException($"{options.Processors} processors do not make whole nodes of {options.ProcsPerNode}", nameof(options));
+        }
+
         var order = new int[jobs.Count];
         for (var i = 0; i < order.Length; i++)
         {
@@ -59,8 +101,16 @@ public static class Simulator
         Array.Sort(submits, order);
         StableFix(order, jobs);
 
-        var engine = new SchedulingEngine<int, int>(new PoolGantt(options.Processors), options.Policy);
-        var state = new Replay(jobs, engine, options);
+        var gantt = new PoolGantt(options.Nodes);
+        PoolPower? power = null;
+        if (model != null && policy != null)
+        {
+            power = new PoolPower(model, policy, gantt.Profile, jobs.Count == 0 ? 0 : jobs[order[0]].Submit);
+        }
+
+        // A policy that never powers off leaves every node ready: the engine plans exactly as without power.
+        var engine = new SchedulingEngine<int, int>(gantt, options.Policy) { Readiness = power?.Policy.PowersOff == true ? power : null };
+        var state = new Replay(jobs, engine, options, power);
         if (options.Mode == SimulationMode.Pyss)
         {
             state.RunPyss(order);
@@ -70,7 +120,8 @@ public static class Simulator
             state.RunTick(order);
         }
 
-        return state.Outcomes(order);
+        var outcomes = state.Outcomes(order);
+        return new ElasticOutcome(outcomes, power?.Report(state.LastEnd)!);
     }
 
     private static void StableFix(int[] order, IReadOnlyList<SimJob> jobs)
@@ -125,24 +176,29 @@ public static class Simulator
         private readonly long[] _starts;
         private readonly PriorityQueue<int, EventKey> _events = new();
         private readonly List<EngineJob<int, int>> _changed = [];
+        private readonly PoolPower? _power;
         private long _seq;
         private long _processed;
 
-        public Replay(IReadOnlyList<SimJob> jobs, SchedulingEngine<int, int> engine, SimulationOptions options)
+        public Replay(IReadOnlyList<SimJob> jobs, SchedulingEngine<int, int> engine, SimulationOptions options, PoolPower? power)
         {
             _jobs = jobs;
             _engine = engine;
             _options = options;
+            _power = power;
             _engineJobs = new EngineJob<int, int>[jobs.Count];
             _starts = new long[jobs.Count];
             for (var i = 0; i < jobs.Count; i++)
             {
                 var j = jobs[i];
                 // The engine job's id is its index here; the outcome carries the trace's job number.
-                _engineJobs[i] = new EngineJob<int, int>(i, j.Submit, j.RequestedTime, j.Procs);
+                _engineJobs[i] = new EngineJob<int, int>(i, j.Submit, j.RequestedTime, options.NodesOf(j.Procs));
                 _starts[i] = -1;
             }
         }
+
+        /// <summary>When the last job ended.</summary>
+        public long LastEnd { get; private set; }
 
         public void RunPyss(int[] order)
         {
@@ -188,12 +244,20 @@ public static class Simulator
                     now = top.Time;
                 }
 
+                if (_power != null)
+                {
+                    // 0. boots and shutdowns due by now end; the policy may have asked to decide now
+                    now = Math.Min(now, _power.NextWake);
+                    _power.AdvanceTo(now);
+                }
+
                 // 1. jobs that ended now free their resources
                 var ended = false;
                 while (_events.TryPeek(out var jobIndex, out var key) && key.Time == now && key.Kind == EndKind)
                 {
                     _events.Dequeue();
                     _engine.Finish(_engineJobs[jobIndex], now);
+                    _power?.Release(_engineJobs[jobIndex].Demand, now);
                     ended = true;
                 }
 
@@ -208,6 +272,7 @@ public static class Simulator
                 while (next < order.Length && _jobs[order[next]].Submit == now)
                 {
                     var index = order[next++];
+                    _power?.Policy.Submitted(now, _engineJobs[index].Demand, _engineJobs[index].Walltime);
                     if (_engine.Submit(_engineJobs[index], now) && conservative)
                     {
                         Push(index, _engineJobs[index].Start, StartKind);
@@ -228,7 +293,28 @@ public static class Simulator
                     _events.Dequeue();
                     OnStart(jobIndex, now);
                 }
+
+                // 6. the elastic policy sees the new plan
+                _power?.Decide(now, Shadow(now));
             }
+        }
+
+        /// <summary>
+        /// Under FCFS and EASY, the slot the first waiting job would take at its earliest (the engine does not keep
+        /// it in the Gantt between passes); conservative reservations are all in the Gantt.
+        /// </summary>
+        private (long Start, long End, int Nodes)? Shadow(long now)
+        {
+            if (_engine.Policy == PolicyKind.Conservative || _engine.Waiting.Count == 0 || !_power!.Policy.ReadsPlan)
+            {
+                return null;
+            }
+
+            var head = _engine.Waiting[0];
+            var profile = ((PoolGantt)_engine.Gantt).Profile;
+            var hold = head.Walltime + _power.MaxDelay;
+            var start = profile.EarliestFit(head.Demand, Math.Max(now, head.Submit), hold);
+            return start == CapacityProfile.Never ? null : (start, start + hold, head.Demand);
         }
 
         /// <summary>The outcomes by submit time, then job number; <paramref name="order"/> is by submit time.</summary>
@@ -312,8 +398,19 @@ public static class Simulator
                 return; // superseded: the reservation moved earlier and that start already happened
             }
 
-            _starts[index] = now;
-            Push(index, now + _jobs[index].Run, EndKind);
+            var begin = now;
+            if (_power != null)
+            {
+                begin = _power.Allocate(job.Demand, now);
+                if (begin + _jobs[index].Run > job.ReservedEnd)
+                {
+                    throw new InvalidOperationException($"job {_jobs[index].Id} waits {begin - now} s for boots, beyond its slot ending at {job.ReservedEnd}");
+                }
+            }
+
+            _starts[index] = begin;
+            LastEnd = Math.Max(LastEnd, begin + _jobs[index].Run);
+            Push(index, begin + _jobs[index].Run, EndKind);
         }
 
         private void Push(int index, long time, int kind)

@@ -1,0 +1,209 @@
+using System.Globalization;
+using Heorot.Model.Lifecycle;
+using Heorot.Model.Power;
+using Heorot.Scheduling.Timeline;
+
+namespace Heorot.Scheduling.Power;
+
+/// <summary>Parameters of <see cref="PlanAwarePolicy"/>.</summary>
+/// <param name="Warm">Idle nodes kept on beyond what the plan needs, for jobs not submitted yet; null: adaptive.</param>
+/// <param name="BreakEven">Least time off worth a shutdown and a boot, beyond their own durations.</param>
+/// <param name="Lead">Extra time, beyond the boot, by which nodes are booted ahead of a planned use.</param>
+/// <param name="Window">Adaptive warm pool: how far back the arrivals are looked at.</param>
+/// <param name="MaxWarm">Adaptive warm pool: at most this many nodes.</param>
+public sealed record PlanPolicyOptions(int? Warm = null, long BreakEven = 0, long Lead = 0, long Window = 3600, int MaxWarm = int.MaxValue);
+
+/// <summary>
+/// <c>plan</c>, Heorot's plan-aware policy. It reads the scheduler's plan — when each free node is next needed by a
+/// running job's end, a reservation or the first waiting job's earliest start — and never the future submissions:
+/// <list type="bullet">
+/// <item>a free node whose next planned use is farther than shutdown + boot + break-even is powered off, unless it
+/// is one of the warm nodes;</item>
+/// <item>a node that is off is booted when its next planned use is within boot + lead, so that it is ready then;</item>
+/// <item>the first <c>warm</c> free nodes beyond the planned needs are kept on (booted when too few are), so that jobs
+/// submitted next start at once. Fixed, or adaptive: the most nodes asked for by jobs submitted within one boot
+/// time of each other, over the last <see cref="PlanPolicyOptions.Window"/> seconds.</item>
+/// </list>
+/// </summary>
+public sealed class PlanAwarePolicy : IPowerPolicy
+{
+    private readonly PowerModel _model;
+    private readonly PlanPolicyOptions _options;
+
+    /// <summary>Recent submissions (time, nodes), oldest first, for the adaptive warm pool.</summary>
+    private readonly Queue<(long Time, int Nodes)> _recent = new();
+
+    /// <summary>Nodes of the submissions within one boot time before (and at) each recent submission, oldest first.</summary>
+    private readonly LinkedList<(long Time, long Burst)> _bursts = new();
+
+    private long _burst;
+
+    public PlanAwarePolicy(PowerModel model, PlanPolicyOptions options)
+    {
+        _model = model;
+        _options = options;
+    }
+
+    public PlanPolicyOptions Options => _options;
+
+    public string Name
+    {
+        get
+        {
+            var warm = _options.Warm?.ToString(CultureInfo.InvariantCulture) ?? "auto";
+            var text = $"plan:warm={warm}";
+            if (_options.Warm == null && _options.Window != new PlanPolicyOptions().Window)
+            {
+                text += $",window={_options.Window}s";
+            }
+
+            if (_options.Warm == null && _options.MaxWarm != int.MaxValue)
+            {
+                text += $",maxwarm={_options.MaxWarm}";
+            }
+
+            if (_options.BreakEven != 0)
+            {
+                text += $",breakeven={_options.BreakEven}s";
+            }
+
+            if (_options.Lead != 0)
+            {
+                text += $",lead={_options.Lead}s";
+            }
+
+            return text;
+        }
+    }
+
+    public bool PowersOff => true;
+
+    public bool ReadsPlan => true;
+
+    /// <summary>The warm pool the policy keeps now.</summary>
+    public int WarmNow(long now)
+    {
+        if (_options.Warm is { } fixedWarm)
+        {
+            return fixedWarm;
+        }
+
+        Forget(now);
+        var peak = 0L;
+        foreach (var (_, burst) in _bursts)
+        {
+            peak = Math.Max(peak, burst);
+        }
+
+        return (int)Math.Min(peak, _options.MaxWarm);
+    }
+
+    public void Submitted(long time, int nodes, long walltime)
+    {
+        if (_options.Warm != null)
+        {
+            return;
+        }
+
+        // The burst ending at this submission: every node asked for within one boot time before it.
+        _recent.Enqueue((time, nodes));
+        _burst += nodes;
+        while (_recent.TryPeek(out var old) && old.Time <= time - Math.Max(1, _model.BootSeconds))
+        {
+            _recent.Dequeue();
+            _burst -= old.Nodes;
+        }
+
+        // A sliding-window maximum: a burst no larger than a later one can never be the peak again.
+        while (_bursts.Last != null && _bursts.Last.Value.Burst <= _burst)
+        {
+            _bursts.RemoveLast();
+        }
+
+        _bursts.AddLast((time, _burst));
+        Forget(time);
+    }
+
+    public void Decide(PowerView view, PowerDecision decision)
+    {
+        var now = view.Now;
+        var model = view.Model;
+        var soon = now + model.BootSeconds + _options.Lead;
+        var worthOff = now + model.ShutdownSeconds + model.BootSeconds + _options.BreakEven;
+        var warmLeft = (long)WarmNow(now);
+        for (var i = 0; i < view.Free.Count; i++)
+        {
+            var run = view.Free[i];
+            var bootBy = run.NextUse == CapacityProfile.Never ? CapacityProfile.Never : run.NextUse - model.BootSeconds - _options.Lead;
+            if (run.NextUse <= worthOff)
+            {
+                // Planned soon: keep it; boot it in time.
+                if (run.State == NodePowerState.Off)
+                {
+                    if (run.NextUse <= soon)
+                    {
+                        decision.Commands.Add(new PowerCommand(i, run.Count, PowerCommandKind.PowerOn));
+                    }
+                    else
+                    {
+                        decision.WakeNoLaterThan(bootBy);
+                    }
+                }
+                else if (run.State == NodePowerState.ShuttingDown)
+                {
+                    decision.WakeNoLaterThan(Math.Max(run.Since, bootBy));
+                }
+
+                continue;
+            }
+
+            // Not planned soon: the first warm ones stay (or are made) ready, the others go off.
+            var warm = (int)Math.Min(run.Count, warmLeft);
+            warmLeft -= warm;
+            var rest = run.Count - warm;
+            switch (run.State)
+            {
+                case NodePowerState.Idle when rest > 0:
+                    decision.Commands.Add(new PowerCommand(i, rest, PowerCommandKind.PowerOff));
+                    break;
+                case NodePowerState.Off:
+                    if (warm > 0)
+                    {
+                        decision.Commands.Add(new PowerCommand(i, warm, PowerCommandKind.PowerOn));
+                    }
+
+                    if (rest > 0 && bootBy != CapacityProfile.Never)
+                    {
+                        decision.WakeNoLaterThan(bootBy);
+                    }
+
+                    break;
+                case NodePowerState.ShuttingDown:
+                    if (warm > 0)
+                    {
+                        decision.WakeNoLaterThan(run.Since);
+                    }
+                    else if (bootBy != CapacityProfile.Never)
+                    {
+                        decision.WakeNoLaterThan(Math.Max(run.Since, bootBy));
+                    }
+
+                    break;
+            }
+        }
+
+        if (_options.Warm == null && _bursts.First != null)
+        {
+            // The adaptive pool may shrink when its peak leaves the window.
+            decision.WakeNoLaterThan(_bursts.First.Value.Time + _options.Window);
+        }
+    }
+
+    private void Forget(long now)
+    {
+        while (_bursts.First != null && _bursts.First.Value.Time + _options.Window <= now)
+        {
+            _bursts.RemoveFirst();
+        }
+    }
+}
