@@ -19,7 +19,7 @@ internal static class ElasticSim
 {
     public static int Run(string name, IReadOnlyList<SimJob> jobs, int records, PolicyKind policy, SimulationOptions options, PowerModel model, IReadOnlyList<ElasticPolicy> policies, FileInfo? output, bool json)
     {
-        var runs = new List<(string Name, ElasticOutcome Outcome, ScheduleMetrics Metrics, double Seconds)>();
+        var runs = new List<(string Name, ElasticOutcome Outcome, ScheduleMetrics Metrics, double Seconds)>(policies.Count + 1);
         foreach (var elastic in policies.Any(p => p.Kind == "none") ? policies : [ElasticPolicy.None, .. policies])
         {
             var instance = elastic.Create(model);
@@ -31,7 +31,7 @@ internal static class ElasticSim
 
         var baseline = runs.First(r => r.Name == "none");
         var compared = runs
-            .Select(r => (r.Name, Comparison: ElasticComparison.Compute(model, baseline.Metrics, baseline.Outcome.Power, r.Metrics, r.Outcome.Power), r.Seconds))
+            .Select(r => (r.Name, Comparison: ElasticComparison.Compute(model, baseline.Metrics, baseline.Outcome.Power, r.Outcome, options.Processors), r.Seconds))
             .ToList();
 
         if (output != null)
@@ -89,6 +89,7 @@ internal static class ElasticSim
                 w.WriteNumber("energy_saving_share", c.EnergySavingShare);
                 w.WriteNumber("mean_wait_change", c.MeanWaitChange);
                 w.WriteNumber("mean_bsld_change", c.MeanBoundedSlowdownChange);
+                w.WriteNumber("boot_bsld", c.BootBoundedSlowdown);
                 w.WriteNumber("boots", c.Power.Boots);
                 w.WriteNumber("shutdowns", c.Power.Shutdowns);
                 w.WriteNumber("delayed_jobs", c.Power.DelayedJobs);
@@ -125,11 +126,11 @@ internal static class ElasticSim
             .AddColumn(new TableColumn("off node-h").RightAligned())
             .AddColumn(new TableColumn("share of ideal").RightAligned())
             .AddColumn(new TableColumn("energy kWh").RightAligned())
-            .AddColumn(new TableColumn("saving / ideal").RightAligned())
             .AddColumn(new TableColumn("mean wait s").RightAligned())
             .AddColumn(new TableColumn("Δ wait").RightAligned())
             .AddColumn(new TableColumn("mean bsld").RightAligned())
             .AddColumn(new TableColumn("Δ bsld").RightAligned())
+            .AddColumn(new TableColumn("of which boot waits").RightAligned())
             .AddColumn(new TableColumn("boots").RightAligned())
             .AddColumn(new TableColumn("jobs waiting for boots").RightAligned());
         foreach (var (runName, c, _) in runs)
@@ -139,11 +140,11 @@ internal static class ElasticSim
                 F(c.Power.OffNodeHours, "N0"),
                 F(c.ShareOfIdeal * 100) + " %",
                 F(c.Power.EnergyKilowattHours, "N0"),
-                F(c.EnergySavingShare * 100) + " %",
                 F(c.Schedule.MeanWait, "N0"),
                 Pct(c.MeanWaitChange),
                 F(c.Schedule.MeanBoundedSlowdown, "N2"),
                 Pct(c.MeanBoundedSlowdownChange),
+                F(c.BootBoundedSlowdown, "N2"),
                 F(c.Power.Boots, "N0"),
                 F(c.Power.DelayedJobs, "N0"));
         }

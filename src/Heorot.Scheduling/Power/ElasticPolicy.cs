@@ -4,12 +4,12 @@ namespace Heorot.Scheduling.Power;
 
 /// <summary>
 /// A parsed <c>--elastic</c> choice: <c>none</c>, <c>idle-timeout[:T]</c> or
-/// <c>plan[:warm=N|auto,window=T,maxwarm=N,breakeven=T,lead=T]</c>. Policies keep state (the arrivals they saw),
+/// <c>plan[:warm=N|auto,window=T,maxwarm=N,short=T,breakeven=T,lead=T,linger=T]</c>. Policies keep state (the arrivals they saw),
 /// so each replay creates its own with <see cref="Create"/>.
 /// </summary>
 public sealed class ElasticPolicy
 {
-    private static readonly string[] PlanKeys = ["warm", "window", "maxwarm", "breakeven", "lead"];
+    private static readonly string[] PlanKeys = ["warm", "window", "maxwarm", "short", "breakeven", "lead", "linger"];
     private static readonly string[] TimeoutKeys = ["timeout"];
 
     private readonly Func<PowerModel, IPowerPolicy> _create;
@@ -86,6 +86,16 @@ public sealed class ElasticPolicy
             if (spec.TryGet("lead", out var lead))
             {
                 options = options with { Lead = spec.Seconds(lead) };
+            }
+
+            if (spec.TryGet("short", out var shortJobs))
+            {
+                options = options with { Short = spec.Seconds(shortJobs) };
+            }
+
+            if (spec.TryGet("linger", out var linger))
+            {
+                options = options with { Linger = spec.Seconds(linger) };
             }
         }
 

@@ -5,25 +5,47 @@ using Heorot.Scheduling.Timeline;
 
 namespace Heorot.Scheduling.Power;
 
-/// <summary>Parameters of <see cref="PlanAwarePolicy"/>.</summary>
+/// <summary>Parameters of <see cref="PlanAwarePolicy"/>; the defaults are those measured in <c>bench/README.md</c>.</summary>
 /// <param name="Warm">Idle nodes kept on beyond what the plan needs, for jobs not submitted yet; null: adaptive.</param>
-/// <param name="BreakEven">Least time off worth a shutdown and a boot, beyond their own durations.</param>
+/// <param name="BreakEven">
+/// Least time off worth a shutdown and a boot, beyond their own durations. Planned starts come earlier than planned
+/// when jobs end before their walltime, so this is a margin against the plan's optimism as much as an energy figure.
+/// </param>
 /// <param name="Lead">Extra time, beyond the boot, by which nodes are booted ahead of a planned use.</param>
-/// <param name="Window">Adaptive warm pool: how far back the arrivals are looked at.</param>
+/// <param name="Window">Adaptive warm pool: how far back the submissions are looked at.</param>
 /// <param name="MaxWarm">Adaptive warm pool: at most this many nodes.</param>
-public sealed record PlanPolicyOptions(int? Warm = null, long BreakEven = 0, long Lead = 0, long Window = 3600, int MaxWarm = int.MaxValue);
+/// <param name="Linger">
+/// A node the plan does not need at all (no planned use) and beyond the warm pool is powered off once idle this long
+/// (Slurm's SuspendTime, for the part of the future the plan cannot see: a user's next job often follows the last);
+/// nodes the plan needs only later are powered off at once.
+/// </param>
+/// <param name="Short">
+/// Adaptive warm pool: only jobs asking for at most this walltime count (a wait for a boot matters to a short job's
+/// slowdown; a long job hardly notices it).
+/// </param>
+public sealed record PlanPolicyOptions(
+    int? Warm = null,
+    long BreakEven = 1800,
+    long Lead = 0,
+    long Window = 3600,
+    int MaxWarm = 16,
+    long Linger = 120,
+    long Short = 3600);
 
 /// <summary>
 /// <c>plan</c>, Heorot's plan-aware policy. It reads the scheduler's plan — when each free node is next needed by a
 /// running job's end, a reservation or the first waiting job's earliest start — and never the future submissions:
 /// <list type="bullet">
-/// <item>a free node whose next planned use is farther than shutdown + boot + break-even is powered off, unless it
-/// is one of the warm nodes;</item>
+/// <item>a free node whose next planned use is farther than shutdown + boot + break-even is powered off at once,
+/// unless it is one of the warm nodes; a node the plan does not use at all goes off once idle for
+/// <see cref="PlanPolicyOptions.Linger"/>;</item>
 /// <item>a node that is off is booted when its next planned use is within boot + lead, so that it is ready then;</item>
 /// <item>the first <c>warm</c> free nodes beyond the planned needs are kept on (booted when too few are), so that jobs
-/// submitted next start at once. Fixed, or adaptive: the most nodes asked for by jobs submitted within one boot
-/// time of each other, over the last <see cref="PlanPolicyOptions.Window"/> seconds.</item>
+/// submitted next start at once. Fixed, or adaptive: the most nodes asked for by short jobs submitted within one
+/// boot time of each other, over the last <see cref="PlanPolicyOptions.Window"/> seconds, at most
+/// <see cref="PlanPolicyOptions.MaxWarm"/>.</item>
 /// </list>
+/// A job given nodes that are off boots them itself (power on demand), as with every policy.
 /// </summary>
 public sealed class PlanAwarePolicy : IPowerPolicy
 {
@@ -46,33 +68,36 @@ public sealed class PlanAwarePolicy : IPowerPolicy
 
     public PlanPolicyOptions Options => _options;
 
+    /// <summary><c>plan</c> and the parameters that differ from the defaults.</summary>
     public string Name
     {
         get
         {
-            var warm = _options.Warm?.ToString(CultureInfo.InvariantCulture) ?? "auto";
-            var text = $"plan:warm={warm}";
-            if (_options.Warm == null && _options.Window != new PlanPolicyOptions().Window)
+            var defaults = new PlanPolicyOptions();
+            var parts = new List<string>();
+            if (_options.Warm is { } warm)
             {
-                text += $",window={_options.Window}s";
+                parts.Add(string.Create(CultureInfo.InvariantCulture, $"warm={warm}"));
+            }
+            else
+            {
+                Add("window", _options.Window, defaults.Window, "s");
+                Add("maxwarm", _options.MaxWarm, defaults.MaxWarm, string.Empty);
+                Add("short", _options.Short, defaults.Short, "s");
             }
 
-            if (_options.Warm == null && _options.MaxWarm != int.MaxValue)
-            {
-                text += $",maxwarm={_options.MaxWarm}";
-            }
+            Add("breakeven", _options.BreakEven, defaults.BreakEven, "s");
+            Add("lead", _options.Lead, defaults.Lead, "s");
+            Add("linger", _options.Linger, defaults.Linger, "s");
+            return parts.Count == 0 ? "plan" : "plan:" + string.Join(',', parts);
 
-            if (_options.BreakEven != 0)
+            void Add(string key, long value, long byDefault, string unit)
             {
-                text += $",breakeven={_options.BreakEven}s";
+                if (value != byDefault)
+                {
+                    parts.Add(string.Create(CultureInfo.InvariantCulture, $"{key}={value}{unit}"));
+                }
             }
-
-            if (_options.Lead != 0)
-            {
-                text += $",lead={_options.Lead}s";
-            }
-
-            return text;
         }
     }
 
@@ -100,7 +125,7 @@ public sealed class PlanAwarePolicy : IPowerPolicy
 
     public void Submitted(long time, int nodes, long walltime)
     {
-        if (_options.Warm != null)
+        if (_options.Warm != null || walltime > _options.Short)
         {
             return;
         }
@@ -164,7 +189,15 @@ public sealed class PlanAwarePolicy : IPowerPolicy
             switch (run.State)
             {
                 case NodePowerState.Idle when rest > 0:
-                    decision.Commands.Add(new PowerCommand(i, rest, PowerCommandKind.PowerOff));
+                    if (run.NextUse != CapacityProfile.Never || run.Since + _options.Linger <= now)
+                    {
+                        decision.Commands.Add(new PowerCommand(i, rest, PowerCommandKind.PowerOff));
+                    }
+                    else
+                    {
+                        decision.WakeNoLaterThan(run.Since + _options.Linger);
+                    }
+
                     break;
                 case NodePowerState.Off:
                     if (warm > 0)

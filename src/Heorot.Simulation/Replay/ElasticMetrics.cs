@@ -15,6 +15,10 @@ namespace Heorot.Simulation.Replay;
 /// <param name="EnergySavingShare">Energy saved against always-on, over what the ideal saves.</param>
 /// <param name="MeanWaitChange">Relative change of the mean wait against always-on (0.05 = 5 % longer).</param>
 /// <param name="MeanBoundedSlowdownChange">Relative change of the mean bounded slowdown against always-on.</param>
+/// <param name="BootBoundedSlowdown">
+/// The part of the mean bounded slowdown the waits for boots add directly (each job's bounded slowdown with and
+/// without its own wait for boots); the rest of the change is the schedule shifting around the delays.
+/// </param>
 public sealed record ElasticComparison(
     ScheduleMetrics Schedule,
     PowerReport Power,
@@ -23,10 +27,21 @@ public sealed record ElasticComparison(
     double ShareOfIdeal,
     double EnergySavingShare,
     double MeanWaitChange,
-    double MeanBoundedSlowdownChange)
+    double MeanBoundedSlowdownChange,
+    double BootBoundedSlowdown)
 {
-    public static ElasticComparison Compute(PowerModel model, ScheduleMetrics alwaysOnSchedule, PowerReport alwaysOn, ScheduleMetrics schedule, PowerReport power)
+    /// <summary>Compares <paramref name="run"/> with the always-on replay of the same workload on <paramref name="processors"/>.</summary>
+    public static ElasticComparison Compute(PowerModel model, ScheduleMetrics alwaysOnSchedule, PowerReport alwaysOn, ElasticOutcome run, int processors)
     {
+        var schedule = ScheduleMetrics.Compute(run.Jobs, processors);
+        var power = run.Power;
+        var boot = 0.0;
+        for (var i = 0; i < run.Jobs.Count; i++)
+        {
+            var j = run.Jobs[i];
+            boot += ScheduleMetrics.BoundedSlowdown(j.Wait, j.Run) - ScheduleMetrics.BoundedSlowdown(j.Wait - run.BootWaits[i], j.Run);
+        }
+
         var ideal = alwaysOn.NotBusyNodeSeconds;
         var floor = (alwaysOn.BusyNodeSeconds * model.BusyWatts) + (ideal * model.OffWatts);
         var idealSaving = alwaysOn.EnergyJoules - floor;
@@ -38,7 +53,8 @@ public sealed record ElasticComparison(
             ideal > 0 ? power.OffNodeSeconds / ideal : 0,
             idealSaving > 0 ? (alwaysOn.EnergyJoules - power.EnergyJoules) / idealSaving : 0,
             Change(alwaysOnSchedule.MeanWait, schedule.MeanWait),
-            Change(alwaysOnSchedule.MeanBoundedSlowdown, schedule.MeanBoundedSlowdown));
+            Change(alwaysOnSchedule.MeanBoundedSlowdown, schedule.MeanBoundedSlowdown),
+            run.Jobs.Count > 0 ? boot / run.Jobs.Count : 0);
     }
 
     private static double Change(double before, double after) => before > 0 ? (after - before) / before : 0;

@@ -42,8 +42,11 @@ public sealed record SimulationOptions(PolicyKind Policy, int Processors, Simula
     public Action<long, long>? Progress { get; init; }
 }
 
-/// <summary>An elastic replay: the schedule (a job's start is when its run began, after any boot) and what the power side measured.</summary>
-public sealed record ElasticOutcome(IReadOnlyList<JobOutcome> Jobs, PowerReport Power);
+/// <summary>
+/// An elastic replay: the schedule (a job's start is when its run began, after any boot), each job's wait for
+/// boots (in the same order; the job held its nodes from <c>Start - BootWaits[i]</c>) and what the power side measured.
+/// </summary>
+public sealed record ElasticOutcome(IReadOnlyList<JobOutcome> Jobs, IReadOnlyList<long> BootWaits, PowerReport Power);
 
 /// <summary>One job's outcome, the columns of <c>jobs.csv</c>.</summary>
 public readonly record struct JobOutcome(long JobId, long Submit, long Wait, long Start, long Run, int Procs, long RequestedTime);
@@ -121,7 +124,9 @@ public static class Simulator
         }
 
         var outcomes = state.Outcomes(order);
-        return new ElasticOutcome(outcomes, power?.Report(state.LastEnd)!);
+        return power == null
+            ? new ElasticOutcome(outcomes, [], null!)
+            : new ElasticOutcome(outcomes, state.BootWaits(outcomes), power.Report(state.LastEnd));
     }
 
     private static void StableFix(int[] order, IReadOnlyList<SimJob> jobs)
@@ -174,11 +179,13 @@ public static class Simulator
         private readonly SimulationOptions _options;
         private readonly EngineJob<int, int>[] _engineJobs;
         private readonly long[] _starts;
+        private readonly long[] _bootWaits;
         private readonly PriorityQueue<int, EventKey> _events = new();
         private readonly List<EngineJob<int, int>> _changed = [];
         private readonly PoolPower? _power;
         private long _seq;
         private long _processed;
+        private int _ended;
 
         public Replay(IReadOnlyList<SimJob> jobs, SchedulingEngine<int, int> engine, SimulationOptions options, PoolPower? power)
         {
@@ -188,6 +195,7 @@ public static class Simulator
             _power = power;
             _engineJobs = new EngineJob<int, int>[jobs.Count];
             _starts = new long[jobs.Count];
+            _bootWaits = new long[power == null ? 0 : jobs.Count];
             for (var i = 0; i < jobs.Count; i++)
             {
                 var j = jobs[i];
@@ -195,6 +203,18 @@ public static class Simulator
                 _engineJobs[i] = new EngineJob<int, int>(i, j.Submit, j.RequestedTime, options.NodesOf(j.Procs));
                 _starts[i] = -1;
             }
+        }
+
+        /// <summary>Each job's wait for boots, in the order of <paramref name="outcomes"/>.</summary>
+        public long[] BootWaits(JobOutcome[] outcomes)
+        {
+            var byId = new Dictionary<long, long>(_jobs.Count);
+            for (var i = 0; i < _jobs.Count; i++)
+            {
+                byId[_jobs[i].Id] = _bootWaits[i];
+            }
+
+            return [.. outcomes.Select(o => byId[o.JobId])];
         }
 
         /// <summary>When the last job ended.</summary>
@@ -233,6 +253,11 @@ public static class Simulator
             while (next < order.Length || _events.Count > 0)
             {
                 ReportProgress();
+                if (_power != null && _ended == _jobs.Count)
+                {
+                    break; // only superseded starts are left: the power side must not run past the last end
+                }
+
                 var now = long.MaxValue;
                 if (next < order.Length)
                 {
@@ -258,6 +283,7 @@ public static class Simulator
                     _events.Dequeue();
                     _engine.Finish(_engineJobs[jobIndex], now);
                     _power?.Release(_engineJobs[jobIndex].Demand, now);
+                    _ended++;
                     ended = true;
                 }
 
@@ -409,6 +435,11 @@ public static class Simulator
             }
 
             _starts[index] = begin;
+            if (_power != null)
+            {
+                _bootWaits[index] = begin - now;
+            }
+
             LastEnd = Math.Max(LastEnd, begin + _jobs[index].Run);
             Push(index, begin + _jobs[index].Run, EndKind);
         }

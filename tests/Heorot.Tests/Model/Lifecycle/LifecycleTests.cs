@@ -28,6 +28,16 @@ public class LifecycleTests
         Assert.Equal([JobState.Terminated, JobState.Error, JobState.Cancelled], JobLifecycle.Table.Terminal().Order());
         Assert.Equal(Enum.GetValues<NodeState>().Order(), Reachable(NodeLifecycle.Table, NodeState.Alive).Order());
         Assert.Empty(NodeLifecycle.Table.Terminal()); // every node state has a way back
+        Assert.Equal(Enum.GetValues<NodePowerState>().Order(), Reachable(NodePowerLifecycle.Table, NodePowerState.Idle).Order());
+        Assert.Empty(NodePowerLifecycle.Table.Terminal());
+    }
+
+    [Fact]
+    public void Fire_PowerOffABootingOrBusyNode_IllegalTransition()
+    {
+        Assert.Throws<IllegalTransitionException>(() => NodePowerLifecycle.Table.Fire(NodePowerState.Booting, NodePowerTrigger.PowerOff));
+        Assert.Throws<IllegalTransitionException>(() => NodePowerLifecycle.Table.Fire(NodePowerState.Busy, NodePowerTrigger.PowerOff));
+        Assert.Equal(NodePowerState.Booting, NodePowerLifecycle.Table.Fire(NodePowerState.Off, NodePowerTrigger.Allocate));
     }
 
     [Fact]
@@ -38,6 +48,7 @@ public class LifecycleTests
 
         Assert.Contains(JobLifecycle.Table.ToMarkdown(), doc, StringComparison.Ordinal);
         Assert.Contains(NodeLifecycle.Table.ToMarkdown(), doc, StringComparison.Ordinal);
+        Assert.Contains(NodePowerLifecycle.Table.ToMarkdown(), doc, StringComparison.Ordinal);
     }
 
     private static HashSet<TState> Reachable<TState, TTrigger>(TransitionTable<TState, TTrigger> table, TState start)
