@@ -16,14 +16,15 @@ namespace Heorot.Bench;
 /// </summary>
 internal static class ElasticBench
 {
-    private static readonly (string Name, string File)[] Traces =
+    /// <summary>The traces, and processors per node where the machine's nodes had several (header MaxNodes).</summary>
+    private static readonly (string Name, int ProcsPerNode)[] Traces =
     [
-        ("KTH-SP2-1996-2.1-cln", "KTH-SP2-1996-2.1-cln.swf.gz"),
-        ("CTC-SP2-1996-3.1-cln", "CTC-SP2-1996-3.1-cln.swf.gz"),
-        ("SDSC-SP2-1998-4.2-cln", "SDSC-SP2-1998-4.2-cln.swf.gz"),
-        ("SDSC-Par-1996-3.1-cln", "SDSC-Par-1996-3.1-cln.swf.gz"),
-        ("HPC2N-2002-2.2-cln", "HPC2N-2002-2.2-cln.swf.gz"),
-        ("OSC-Clust-2000-3.1-cln", "OSC-Clust-2000-3.1-cln.swf.gz"),
+        ("KTH-SP2-1996-2.1-cln", 1),
+        ("CTC-SP2-1996-3.1-cln", 1),
+        ("SDSC-SP2-1998-4.2-cln", 1),
+        ("HPC2N-2002-2.2-cln", 2),
+        ("LANL-CM5-1994-4.1-cln", 1),
+        ("SDSC-BLUE-2000-4.2-cln", 8),
     ];
 
     public static readonly string[] DefaultPolicies = ["idle-timeout:600", "idle-timeout:1800", "plan"];
@@ -32,28 +33,57 @@ internal static class ElasticBench
     {
         var model = PowerModel.Parse(power);
         var policies = (elastic.Count > 0 ? elastic : DefaultPolicies).Select(e => ElasticPolicy.Parse(e)).ToList();
-        var selected = trace == null
-            ? Traces.Take(3)
-            : Traces.Where(t => trace == "all" || t.Name.Contains(trace, StringComparison.OrdinalIgnoreCase));
+        var selected = trace switch
+        {
+            null => Traces.Take(3),
+            "all" => Traces,
+            "extra" => Traces.Skip(3),
+            _ => Traces.Where(t => t.Name.Contains(trace, StringComparison.OrdinalIgnoreCase)),
+        };
         Console.WriteLine(Inv($"Power model {model}; {replicas} replicas with submissions shifted by 0..{jitter} s."));
         Console.WriteLine();
         Console.WriteLine("| trace | policy | elastic | off node-h | share of ideal | energy MWh | Δ energy | mean wait s | Δ wait | mean bsld | Δ bsld | of which boot waits | Δ wait, replicas | Δ bsld, replicas | jobs waiting for boots |");
         Console.WriteLine("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-        foreach (var (name, file) in selected)
+        foreach (var (traceName, procsPerNode) in selected)
         {
+            var name = procsPerNode == 1 ? traceName : Inv($"{traceName} ({procsPerNode} procs/node)");
+            var file = traceName + ".swf.gz";
             var swf = SwfReader.ReadFile(Path.Combine(tracesDir, file));
             var processors = swf.Header.MaxProcs ?? throw new InvalidOperationException($"{file}: no MaxProcs");
             var jobs = StrongFilter.Apply(swf.Records, processors);
+            if (jobs.Count == 0)
+            {
+                Console.WriteLine(Inv($"| {name} | — | no job passes the filter (no requested times) | | | | | | | | | | | | |"));
+                continue;
+            }
+
             var copies = Enumerable.Range(1, replicas).Select(r => Jitter(jobs, r, jitter)).ToList();
             foreach (var kind in policy is { } p ? [p] : new[] { PolicyKind.Easy, PolicyKind.Conservative })
             {
-                var options = new SimulationOptions(kind, processors);
+                var options = new SimulationOptions(kind, processors) { ProcsPerNode = procsPerNode };
                 var baseline = Replay(jobs, options, model, ElasticPolicy.None);
                 var baselines = copies.Select(c => Replay(c, options, model, ElasticPolicy.None)).ToList();
                 var baseMetrics = ScheduleMetrics.Compute(baseline.Jobs, processors);
                 var (ideal, idealKwh) = (baseline.Power.NotBusyNodeSeconds / 3600, baseline.Power.EnergyKilowattHours);
                 Console.WriteLine(Inv(
                     $"| {name} | {kind.Name()} | none (ideal: {ideal:N0} node-h off) | 0 | 0 % | {idealKwh / 1000:N1} | — | {baseMetrics.MeanWait:N0} | — | {baseMetrics.MeanBoundedSlowdown:F2} | — | — | — | — | 0 |"));
+                if (copies.Count > 0)
+                {
+                    // The noise floor: always-on against itself with every submission shifted by 0..1 s more.
+                    var waitNoise = new List<double>();
+                    var bsldNoise = new List<double>();
+                    for (var r = 0; r < copies.Count; r++)
+                    {
+                        var b = ScheduleMetrics.Compute(baselines[r].Jobs, processors);
+                        var nudged = ScheduleMetrics.Compute(Replay(Jitter(copies[r], 1000 + r + 1, 1), options, model, ElasticPolicy.None).Jobs, processors);
+                        waitNoise.Add((nudged.MeanWait - b.MeanWait) / b.MeanWait);
+                        bsldNoise.Add((nudged.MeanBoundedSlowdown - b.MeanBoundedSlowdown) / b.MeanBoundedSlowdown);
+                    }
+
+                    Console.WriteLine(Inv(
+                        $"| {name} | {kind.Name()} | none, submissions 0..1 s later (noise) | 0 | 0 % | — | — | — | — | — | — | — | {Spread(waitNoise)} | {Spread(bsldNoise)} | 0 |"));
+                }
+
                 foreach (var elasticPolicy in policies.Where(e => e.Kind != "none"))
                 {
                     var run = Replay(jobs, options, model, elasticPolicy);

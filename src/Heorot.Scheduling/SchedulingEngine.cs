@@ -133,6 +133,21 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         job.Finished = true;
     }
 
+    /// <summary>
+    /// Shortens a started job's slot to end at <paramref name="end"/>: with <see cref="Readiness"/>, a slot planned
+    /// for later reserved the longest wait for boots; once the job starts, its real wait is known and the rest is
+    /// given back (later jobs may then move earlier at the next pass).
+    /// </summary>
+    public void Trim(EngineJob<TDemand, TAlloc> job, long end)
+    {
+        if (job.IsPlanned && end < job.ReservedEnd)
+        {
+            _gantt.ReleaseTail(job.Alloc!, end, job.ReservedEnd);
+            job.ReservedEnd = end;
+            _freedFrom = Math.Min(_freedFrom, end);
+        }
+    }
+
     /// <summary>Whether the instantaneous free capacity covers the job (a cheap test, ignoring reservations).</summary>
     public bool FreeNowCovers(EngineJob<TDemand, TAlloc> job, long now) => _gantt.FreeAtCovers(job.Demand, now);
 

@@ -428,10 +428,13 @@ public static class Simulator
             if (_power != null)
             {
                 begin = _power.Allocate(job.Demand, now);
-                if (begin + _jobs[index].Run > job.ReservedEnd)
+                if (begin + job.Walltime > job.ReservedEnd)
                 {
                     throw new InvalidOperationException($"job {_jobs[index].Id} waits {begin - now} s for boots, beyond its slot ending at {job.ReservedEnd}");
                 }
+
+                // A slot planned earlier reserved the longest wait for boots: give back what this start does not need.
+                _engine.Trim(job, begin + job.Walltime);
             }
 
             _starts[index] = begin;
