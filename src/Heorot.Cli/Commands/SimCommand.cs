@@ -30,7 +30,7 @@ internal static class SimCommand
         var workload = new Option<FileInfo?>("--workload") { Description = "With --cluster: jobs as 'SUBMIT RUN USER -l ... -p ...' lines, with hierarchical requests." };
         var walltime = new Option<string>("--default-walltime") { Description = "With --workload: walltime of requests that give none (H:MM:SS).", DefaultValueFactory = _ => "1:00:00" };
         var power = new Option<string?>("--power") { Description = "Power model of a node: boot=120s,idle=100W,busy=250W,off=5W[,shutdown=30s]. Reports energy." };
-        var elastic = new Option<string[]>("--elastic") { Description = "Elastic policy, compared with the always-on cluster (repeat for several): none, idle-timeout[:T], plan[:warm=N|auto,window=T,maxwarm=N,breakeven=T,lead=T]. Needs --power." };
+        var elastic = new Option<string[]>("--elastic") { Description = "Elastic policy, compared with the always-on cluster (repeat for several): none, idle-timeout[:T], plan[:warm=N|auto,window=T,maxwarm=N,short=T,breakeven=T,lead=T,linger=T]. Needs --power." };
         var procsPerNode = new Option<int>("--procs-per-node") { Description = "Processors per node: jobs take whole nodes (default 1: a node is a processor).", DefaultValueFactory = _ => 1 };
 
         var command = new Command("sim", "Replay a workload through the scheduler and report wait, slowdown and utilization.")

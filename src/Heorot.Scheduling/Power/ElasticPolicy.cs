@@ -4,7 +4,7 @@ namespace Heorot.Scheduling.Power;
 
 /// <summary>
 /// A parsed <c>--elastic</c> choice: <c>none</c>, <c>idle-timeout[:T]</c> or
-/// <c>plan[:warm=N|auto,window=T,maxwarm=N,short=T,breakeven=T,lead=T,linger=T]</c>. Policies keep state (the arrivals they saw),
+/// <c>plan[:warm=N|auto,window=T,maxwarm=N|P%,short=T,breakeven=T,lead=T,linger=T]</c>. Policies keep state (the arrivals they saw),
 /// so each replay creates its own with <see cref="Create"/>.
 /// </summary>
 public sealed class ElasticPolicy
@@ -75,7 +75,9 @@ public sealed class ElasticPolicy
 
             if (spec.TryGet("maxwarm", out var maxWarm))
             {
-                options = options with { MaxWarm = spec.Count(maxWarm, 0, 1_000_000) };
+                options = maxWarm.Value.EndsWith('%')
+                    ? options with { MaxWarm = null, MaxWarmShare = spec.Number(maxWarm with { Value = maxWarm.Value[..^1] }, 0, 100) / 100 }
+                    : options with { MaxWarm = spec.Count(maxWarm, 0, 1_000_000) };
             }
 
             if (spec.TryGet("breakeven", out var breakEven))

@@ -13,7 +13,8 @@ namespace Heorot.Scheduling.Power;
 /// </param>
 /// <param name="Lead">Extra time, beyond the boot, by which nodes are booted ahead of a planned use.</param>
 /// <param name="Window">Adaptive warm pool: how far back the submissions are looked at.</param>
-/// <param name="MaxWarm">Adaptive warm pool: at most this many nodes.</param>
+/// <param name="MaxWarm">Adaptive warm pool: at most this many nodes (null: <paramref name="MaxWarmShare"/> of the nodes).</param>
+/// <param name="MaxWarmShare">Adaptive warm pool: at most this share of the nodes, when no count is given.</param>
 /// <param name="Linger">
 /// A node the plan does not need at all (no planned use) and beyond the warm pool is powered off once idle this long
 /// (Slurm's SuspendTime, for the part of the future the plan cannot see: a user's next job often follows the last);
@@ -28,9 +29,10 @@ public sealed record PlanPolicyOptions(
     long BreakEven = 1800,
     long Lead = 0,
     long Window = 3600,
-    int MaxWarm = 16,
+    int? MaxWarm = null,
     long Linger = 120,
-    long Short = 3600);
+    long Short = 3600,
+    double MaxWarmShare = 0.125);
 
 /// <summary>
 /// <c>plan</c>, Heorot's plan-aware policy. It reads the scheduler's plan — when each free node is next needed by a
@@ -43,7 +45,7 @@ public sealed record PlanPolicyOptions(
 /// <item>the first <c>warm</c> free nodes beyond the planned needs are kept on (booted when too few are), so that jobs
 /// submitted next start at once. Fixed, or adaptive: the most nodes asked for by short jobs submitted within one
 /// boot time of each other, over the last <see cref="PlanPolicyOptions.Window"/> seconds, at most
-/// <see cref="PlanPolicyOptions.MaxWarm"/>.</item>
+/// <see cref="PlanPolicyOptions.MaxWarm"/> (by default an eighth of the nodes).</item>
 /// </list>
 /// A job given nodes that are off boots them itself (power on demand), as with every policy.
 /// </summary>
@@ -82,7 +84,15 @@ public sealed class PlanAwarePolicy : IPowerPolicy
             else
             {
                 Add("window", _options.Window, defaults.Window, "s");
-                Add("maxwarm", _options.MaxWarm, defaults.MaxWarm, string.Empty);
+                if (_options.MaxWarm is { } maxWarm)
+                {
+                    parts.Add(string.Create(CultureInfo.InvariantCulture, $"maxwarm={maxWarm}"));
+                }
+                else if (_options.MaxWarmShare != defaults.MaxWarmShare)
+                {
+                    parts.Add(string.Create(CultureInfo.InvariantCulture, $"maxwarm={_options.MaxWarmShare * 100:0.###}%"));
+                }
+
                 Add("short", _options.Short, defaults.Short, "s");
             }
 
@@ -105,8 +115,8 @@ public sealed class PlanAwarePolicy : IPowerPolicy
 
     public bool ReadsPlan => true;
 
-    /// <summary>The warm pool the policy keeps now.</summary>
-    public int WarmNow(long now)
+    /// <summary>The warm pool the policy keeps now on a machine of <paramref name="nodes"/> nodes.</summary>
+    public int WarmNow(long now, int nodes)
     {
         if (_options.Warm is { } fixedWarm)
         {
@@ -120,7 +130,8 @@ public sealed class PlanAwarePolicy : IPowerPolicy
             peak = Math.Max(peak, burst);
         }
 
-        return (int)Math.Min(peak, _options.MaxWarm);
+        var cap = _options.MaxWarm ?? (int)Math.Ceiling(_options.MaxWarmShare * nodes);
+        return (int)Math.Min(peak, cap);
     }
 
     public void Submitted(long time, int nodes, long walltime)
@@ -155,7 +166,7 @@ public sealed class PlanAwarePolicy : IPowerPolicy
         var model = view.Model;
         var soon = now + model.BootSeconds + _options.Lead;
         var worthOff = now + model.ShutdownSeconds + model.BootSeconds + _options.BreakEven;
-        var warmLeft = (long)WarmNow(now);
+        var warmLeft = (long)WarmNow(now, view.Nodes);
         for (var i = 0; i < view.Free.Count; i++)
         {
             var run = view.Free[i];

@@ -9,7 +9,7 @@ namespace Heorot.Scheduling.Power;
 /// cluster, or several interchangeable ones of a processor pool.
 /// </summary>
 /// <param name="State"><see cref="NodePowerState.Idle"/>, <see cref="NodePowerState.Booting"/>, <see cref="NodePowerState.Off"/> or <see cref="NodePowerState.ShuttingDown"/>.</param>
-/// <param name="Since">Idle: idle since; Booting: ready at; ShuttingDown: off at; Off: off since.</param>
+/// <param name="Since">Idle: idle since; Booting: ready at; ShuttingDown: off at; Off: off since (or any earlier time).</param>
 /// <param name="NextUse">
 /// When the current plan (running jobs until their walltime, reservations, the first waiting job's earliest start)
 /// first needs these nodes; <see cref="CapacityProfile.Never"/> when it does not.

@@ -79,10 +79,23 @@ public class PolicyTests
         plan.Submitted(50, 3, 60);    // burst 5 (within 100 s of the first)
         plan.Submitted(400, 1, 60);   // burst 1
 
-        Assert.Equal(5, plan.WarmNow(400));
-        Assert.Equal(5, plan.WarmNow(1049));
-        Assert.Equal(1, plan.WarmNow(1050)); // the peak left the window
-        Assert.Equal(0, plan.WarmNow(1400));
+        Assert.Equal(5, plan.WarmNow(400, 100));
+        Assert.Equal(5, plan.WarmNow(1049, 100));
+        Assert.Equal(1, plan.WarmNow(1050, 100)); // the peak left the window
+        Assert.Equal(0, plan.WarmNow(1400, 100));
+    }
+
+    [Fact]
+    public void Plan_AdaptiveWarm_CappedAtAnEighthOfTheNodesByDefault()
+    {
+        var plan = new PlanAwarePolicy(Model, new PlanPolicyOptions());
+
+        plan.Submitted(0, 30, 600);
+        plan.Submitted(10, 30, 600);
+        plan.Submitted(20, 30, 7200); // long: does not count
+
+        Assert.Equal(13, plan.WarmNow(20, 100));   // ceil(100 / 8)
+        Assert.Equal(60, plan.WarmNow(20, 1000));
     }
 
     [Theory]
@@ -95,6 +108,8 @@ public class PolicyTests
     [InlineData("plan:warm=auto", "plan")]
     [InlineData("plan:warm=4,breakeven=1m,lead=30s", "plan:warm=4,breakeven=60s,lead=30s")]
     [InlineData("plan:warm=auto,window=2h,maxwarm=8,short=10m,linger=0", "plan:window=7200s,maxwarm=8,short=600s,linger=0s")]
+    [InlineData("plan:maxwarm=20%", "plan:maxwarm=20%")]
+    [InlineData("plan:maxwarm=12.5%", "plan")]
     public void ElasticPolicy_Parse_CanonicalName(string text, string name)
     {
         Assert.Equal(name, ElasticPolicy.Parse(text).Create(Model).Name);
@@ -107,6 +122,7 @@ public class PolicyTests
     [InlineData("plan:warm=-1", 11, "warm: expected a whole number from 0 to 1000000, got '-1'")]
     [InlineData("plan:cold=3", 6, "unknown key 'cold'")]
     [InlineData("none:1", 5, "'none' takes no parameters")]
+    [InlineData("plan:maxwarm=150%", 14, "maxwarm: expected a number from 0 to 100, got '150'")]
     public void ElasticPolicy_ParseBadText_ErrorPointsAtIt(string text, int column, string reason)
     {
         var e = Assert.Throws<SpecParseException>(() => ElasticPolicy.Parse(text));
