@@ -20,7 +20,8 @@ internal static class ElasticSim
     public static int Run(string name, IReadOnlyList<SimJob> jobs, int records, PolicyKind policy, SimulationOptions options, PowerModel model, IReadOnlyList<ElasticPolicy> policies, FileInfo? output, bool json)
     {
         var runs = new List<(string Name, ElasticOutcome Outcome, ScheduleMetrics Metrics, double Seconds)>(policies.Count + 1);
-        foreach (var elastic in policies.Any(p => p.Kind == "none") ? policies : [ElasticPolicy.None, .. policies])
+        // Always on first (the baseline of every change), once.
+        foreach (var elastic in (IEnumerable<ElasticPolicy>)[ElasticPolicy.None, .. policies.Where(p => p.Kind != "none")])
         {
             var instance = elastic.Create(model);
             var stopwatch = Stopwatch.StartNew();
