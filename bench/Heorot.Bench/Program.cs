@@ -73,6 +73,9 @@ internal static class Program
             case "live":
                 LivePassBench.Run(options.Nodes, options.JobsGiven ? [options.Jobs] : [10_000, 100_000], options.Runs, options.Depth);
                 return 0;
+            case "elastic":
+                ElasticBench.Run(options.TracesDir, options.Trace, options.Policy, options.Power, options.Elastic, options.Replicas, options.Jitter);
+                return 0;
             default:
                 Usage();
                 return 2;
@@ -89,6 +92,8 @@ internal static class Program
                    Heorot.Bench live   [--nodes N] [--jobs N] [--depth D] [--runs N]   (one conservative pass on a synthetic cluster)
                    Heorot.Bench vm     [--runs N]   (VM jobs: bare boot, warm/cold start, fetch over a shaped link, teardown, VMs per node; root for the link)
                    Heorot.Bench power  [--runs N]   (Redfish driver calls against the emulated BMC; N power cycles of a QEMU guest behind it)
+                   Heorot.Bench elastic [--trace kth|ctc|sdsc|all] [--policy easy|conservative] [--power MODEL] [--elastic POLICY]... [--replicas R] [--jitter S]
+                                (elasticity on real workloads: off node-hours, energy, share of the ideal, change in wait and slowdown)
               --traces DIR   folder of the SWF traces (default: ../shared/traces from the repository root)
             """);
     }
@@ -244,6 +249,14 @@ internal static class Program
 
         public int Concurrency { get; private set; } = 64;
 
+        public string Power { get; private set; } = "boot=120s,idle=100W,busy=250W,off=5W";
+
+        public List<string> Elastic { get; } = [];
+
+        public int Replicas { get; private set; } = 5;
+
+        public int Jitter { get; private set; } = 60;
+
         public static Options? Parse(ReadOnlySpan<string> args)
         {
             var options = new Options();
@@ -284,6 +297,18 @@ internal static class Program
                         break;
                     case "--depth" when int.TryParse(value, CultureInfo.InvariantCulture, out var depth) && depth > 0:
                         options.Depth = depth;
+                        break;
+                    case "--power":
+                        options.Power = value;
+                        break;
+                    case "--elastic":
+                        options.Elastic.Add(value);
+                        break;
+                    case "--replicas" when int.TryParse(value, CultureInfo.InvariantCulture, out var replicas) && replicas >= 0:
+                        options.Replicas = replicas;
+                        break;
+                    case "--jitter" when int.TryParse(value, CultureInfo.InvariantCulture, out var jitter) && jitter >= 0:
+                        options.Jitter = jitter;
                         break;
                     default:
                         return null;

@@ -76,6 +76,15 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
     public IGantt<TDemand, TAlloc> Gantt => _gantt;
 
+    /// <summary>
+    /// When resources may need time to become ready (nodes powered off), how long: a job starting now holds its
+    /// slot for its walltime plus the wait <see cref="IReadiness{TDemand}.DelayNow"/> gives, and a slot planned
+    /// for later reserves <see cref="IReadiness{TDemand}.MaxDelay"/> more. Null (the default): resources are always
+    /// ready, and every path is exactly the one without this property. <see cref="Adopt"/> (the live pass) does not
+    /// apply it yet.
+    /// </summary>
+    public IReadiness<TDemand>? Readiness { get; init; }
+
     /// <summary>Jobs not yet started, in queue order (for conservative, some may hold a future reservation).</summary>
     public IReadOnlyList<EngineJob<TDemand, TAlloc>> Waiting => _waiting;
 
@@ -106,7 +115,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
             return false;
         }
 
-        Take(job, start, alternative, alloc);
+        Take(job, start, alternative, alloc, job.WalltimeOf(alternative));
         return true;
     }
 
@@ -122,6 +131,21 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
         }
 
         job.Finished = true;
+    }
+
+    /// <summary>
+    /// Shortens a started job's slot to end at <paramref name="end"/>: with <see cref="Readiness"/>, a slot planned
+    /// for later reserved the longest wait for boots; once the job starts, its real wait is known and the rest is
+    /// given back (later jobs may then move earlier at the next pass).
+    /// </summary>
+    public void Trim(EngineJob<TDemand, TAlloc> job, long end)
+    {
+        if (job.IsPlanned && end < job.ReservedEnd)
+        {
+            _gantt.ReleaseTail(job.Alloc!, end, job.ReservedEnd);
+            job.ReservedEnd = end;
+            _freedFrom = Math.Min(_freedFrom, end);
+        }
     }
 
     /// <summary>Whether the instantaneous free capacity covers the job (a cheap test, ignoring reservations).</summary>
@@ -298,11 +322,12 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
                 // The shadow slot, as Place would reserve it (and Unplace leave the head unplanned).
                 headTried = true;
                 var headDemand = (int)(object)head.Demand!;
-                var start = profile.EarliestFit(headDemand, Math.Max(now, head.Submit), head.Walltime);
+                var headHold = head.Walltime + (Readiness?.MaxDelay ?? 0);
+                var start = profile.EarliestFit(headDemand, Math.Max(now, head.Submit), headHold);
                 if (start != CapacityProfile.Never)
                 {
                     heldFrom = start;
-                    heldTo = start + head.Walltime;
+                    heldTo = start + headHold;
                     held = headDemand;
                     head.Alternative = 0;
                     head.Alloc = (TAlloc)(object)headDemand;
@@ -324,10 +349,11 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
                     _shortAt[demand] = profile.FirstShortBeside(demand, now, heldFrom, heldTo, held);
                 }
 
-                ok = Math.Max(now + job.Walltime, now + 1) <= _shortAt[demand];
+                var hold = job.Walltime + DelayNow(job.Demand, now);
+                ok = Math.Max(now + hold, now + 1) <= _shortAt[demand];
                 if (ok)
                 {
-                    Take(job, now, 0, (TAlloc)(object)demand);
+                    Take(job, now, 0, (TAlloc)(object)demand, hold);
                 }
             }
             else
@@ -396,13 +422,16 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
         var best = -1;
         var bestDemand = 0;
+        var bestHold = 0L;
         for (var a = 0; a < job.AlternativeCount; a++)
         {
             var demand = (int)(object)job.DemandOf(a)!;
-            if ((best < 0 || job.WalltimeOf(a) < job.WalltimeOf(best)) && profile.FitsBeside(demand, now, job.WalltimeOf(a), heldFrom, heldTo, held))
+            var hold = job.WalltimeOf(a) + DelayNow(job.DemandOf(a), now);
+            if ((best < 0 || job.WalltimeOf(a) < job.WalltimeOf(best)) && profile.FitsBeside(demand, now, hold, heldFrom, heldTo, held))
             {
                 best = a;
                 bestDemand = demand;
+                bestHold = hold;
             }
         }
 
@@ -411,7 +440,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
             return false;
         }
 
-        Take(job, now, best, (TAlloc)(object)bestDemand);
+        Take(job, now, best, (TAlloc)(object)bestDemand, bestHold);
         return true;
     }
 
@@ -466,9 +495,12 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
                 continue; // cannot move earlier than now
             }
 
-            if (_pool != null && job.IsPlanned && before <= freedFrom && job.Alternatives == null && job.Dependencies == null)
+            if (_pool != null && job.IsPlanned && before <= freedFrom && job.Alternatives == null && job.Dependencies == null
+                && (Readiness == null || !_gantt.FreeAtCovers(job.Demand, now)))
             {
-                continue; // nothing was freed before its start: its earliest slot is the one it holds
+                // Nothing was freed before its start: its earliest slot is the one it holds. (With readiness, a start
+                // now reserves less than a later one, so a job that might fit now is revisited.)
+                continue;
             }
 
             Unplace(job);
@@ -498,23 +530,27 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
         if (job.Alternatives == null)
         {
-            if (!_gantt.TryAt(job.Demand, now, job.Walltime, out var alloc))
+            var hold = job.Walltime + DelayNow(job.Demand, now);
+            if (!_gantt.TryAt(job.Demand, now, hold, out var alloc))
             {
                 return false;
             }
 
-            Take(job, now, 0, alloc);
+            Take(job, now, 0, alloc, hold);
             return true;
         }
 
         var best = -1;
+        var bestHold = 0L;
         TAlloc? bestAlloc = default;
         for (var a = 0; a < job.Alternatives.Count; a++)
         {
-            if ((best < 0 || job.WalltimeOf(a) < job.WalltimeOf(best)) && _gantt.TryAt(job.DemandOf(a), now, job.WalltimeOf(a), out var alloc))
+            var hold = job.WalltimeOf(a) + DelayNow(job.DemandOf(a), now);
+            if ((best < 0 || job.WalltimeOf(a) < job.WalltimeOf(best)) && _gantt.TryAt(job.DemandOf(a), now, hold, out var alloc))
             {
                 best = a;
                 bestAlloc = alloc;
+                bestHold = hold;
             }
         }
 
@@ -523,7 +559,7 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
             return false;
         }
 
-        Take(job, now, best, bestAlloc!);
+        Take(job, now, best, bestAlloc!, bestHold);
         return true;
     }
 
@@ -562,26 +598,28 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
 
         if (job.Alternatives == null)
         {
-            if (!_gantt.TryEarliest(job.Demand, notBefore, job.Walltime, out var start, out var alloc))
+            if (!TryEarliestHold(job.Demand, job.Walltime, notBefore, now, out var start, out var hold, out var alloc))
             {
                 job.Start = EngineJob<TDemand, TAlloc>.Unplanned;
                 return false;
             }
 
-            Take(job, start, 0, alloc);
+            Take(job, start, 0, alloc, hold);
             return true;
         }
 
         var best = -1;
         var bestStart = 0L;
+        var bestHold = 0L;
         TAlloc? bestAlloc = default;
         for (var a = 0; a < job.Alternatives.Count; a++)
         {
-            if (_gantt.TryEarliest(job.DemandOf(a), notBefore, job.WalltimeOf(a), out var start, out var alloc)
+            if (TryEarliestHold(job.DemandOf(a), job.WalltimeOf(a), notBefore, now, out var start, out var hold, out var alloc)
                 && (best < 0 || start + job.WalltimeOf(a) < bestStart + job.WalltimeOf(best)))
             {
                 best = a;
                 bestStart = start;
+                bestHold = hold;
                 bestAlloc = alloc;
             }
         }
@@ -592,16 +630,46 @@ public sealed class SchedulingEngine<TDemand, TAlloc>
             return false;
         }
 
-        Take(job, bestStart, best, bestAlloc!);
+        Take(job, bestStart, best, bestAlloc!, bestHold);
         return true;
     }
 
-    private void Take(EngineJob<TDemand, TAlloc> job, long start, int alternative, TAlloc alloc)
+    /// <summary>
+    /// The earliest slot of a demand and how long it must be held: the walltime, plus with <see cref="Readiness"/>
+    /// the exact wait of a start now or the bound of a later one.
+    /// </summary>
+    private bool TryEarliestHold(TDemand demand, long walltime, long notBefore, long now, out long start, out long hold, out TAlloc alloc)
+    {
+        if (Readiness == null)
+        {
+            hold = walltime;
+            return _gantt.TryEarliest(demand, notBefore, walltime, out start, out alloc);
+        }
+
+        if (notBefore <= now)
+        {
+            hold = walltime + Readiness.DelayNow(demand, now);
+            if (_gantt.TryAt(demand, now, hold, out alloc))
+            {
+                start = now;
+                return true;
+            }
+        }
+
+        hold = walltime + Readiness.MaxDelay;
+        return _gantt.TryEarliest(demand, Math.Max(notBefore, now + 1), hold, out start, out alloc);
+    }
+
+    /// <summary>The wait of a start now (<see cref="Readiness"/>), 0 when resources are always ready.</summary>
+    private long DelayNow(in TDemand demand, long now) => Readiness == null ? 0 : Readiness.DelayNow(demand, now);
+
+    /// <summary>Takes the slot <c>[start, start + hold)</c>: the walltime of the alternative plus any wait for readiness.</summary>
+    private void Take(EngineJob<TDemand, TAlloc> job, long start, int alternative, TAlloc alloc, long hold)
     {
         job.Start = start;
         job.Alternative = alternative;
         job.Alloc = alloc;
-        job.ReservedEnd = start + job.WalltimeOf(alternative);
+        job.ReservedEnd = start + hold;
         _gantt.Reserve(alloc, start, job.ReservedEnd);
     }
 

@@ -3,7 +3,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Heorot.Cli.Output;
+using Heorot.Model.Power;
 using Heorot.Scheduling.Policies;
+using Heorot.Scheduling.Power;
 using Heorot.Simulation.Replay;
 using Heorot.Simulation.Swf;
 using Heorot.Simulation.Workloads;
@@ -27,22 +29,76 @@ internal static class SimCommand
         var cluster = new Option<FileInfo?>("--cluster") { Description = "Replay on this cluster description (YAML) instead of a pool of processors." };
         var workload = new Option<FileInfo?>("--workload") { Description = "With --cluster: jobs as 'SUBMIT RUN USER -l ... -p ...' lines, with hierarchical requests." };
         var walltime = new Option<string>("--default-walltime") { Description = "With --workload: walltime of requests that give none (H:MM:SS).", DefaultValueFactory = _ => "1:00:00" };
+        var power = new Option<string?>("--power") { Description = "Power model of a node: boot=120s,idle=100W,busy=250W,off=5W[,shutdown=30s]. Reports energy." };
+        var elastic = new Option<string[]>("--elastic") { Description = "Elastic policy, compared with the always-on cluster (repeat for several): none, idle-timeout[:T], plan[:warm=N|auto,window=T,maxwarm=N,short=T,breakeven=T,lead=T,linger=T]. Needs --power." };
+        var procsPerNode = new Option<int>("--procs-per-node") { Description = "Processors per node: jobs take whole nodes (default 1: a node is a processor).", DefaultValueFactory = _ => 1 };
 
         var command = new Command("sim", "Replay a workload through the scheduler and report wait, slowdown and utilization.")
         {
-            trace, policy, procs, output, json, compat, generate, seed, cluster, workload, walltime,
+            trace, policy, procs, output, json, compat, generate, seed, cluster, workload, walltime, power, elastic, procsPerNode,
         };
-        command.SetAction(parse => parse.GetValue(cluster) is { } clusterFile
-            ? ClusterSim.Run(clusterFile, parse.GetValue(trace), parse.GetValue(workload), parse.GetValue(policy)!, parse.GetValue(walltime)!, parse.GetValue(output), parse.GetValue(json))
-            : Run(parse.GetValue(trace), parse.GetValue(policy)!, parse.GetValue(procs), parse.GetValue(output), parse.GetValue(json), parse.GetValue(compat), parse.GetValue(generate), parse.GetValue(seed)));
+        command.SetAction(parse =>
+        {
+            var elastics = parse.GetValue(elastic) ?? [];
+            if (parse.GetValue(cluster) is { } clusterFile)
+            {
+                return parse.GetValue(power) != null || elastics.Length > 0
+                    ? Terminal.Fail("--power and --elastic replay SWF traces (--trace or --generate); with --cluster they are not supported yet")
+                    : ClusterSim.Run(clusterFile, parse.GetValue(trace), parse.GetValue(workload), parse.GetValue(policy)!, parse.GetValue(walltime)!, parse.GetValue(output), parse.GetValue(json));
+            }
+
+            var elasticOptions = new ElasticArguments(parse.GetValue(power), elastics, parse.GetValue(procsPerNode));
+            return Run(parse.GetValue(trace), parse.GetValue(policy)!, parse.GetValue(procs), parse.GetValue(output), parse.GetValue(json), parse.GetValue(compat), parse.GetValue(generate), parse.GetValue(seed), elasticOptions);
+        });
         return command;
     }
 
-    private static int Run(FileInfo? trace, string policyText, int? procs, FileInfo? output, bool json, string? compat, int? generate, int seed)
+    /// <summary>The power and elasticity options as given.</summary>
+    private sealed record ElasticArguments(string? Power, string[] Elastic, int ProcsPerNode)
+    {
+        public bool Any => Power != null || Elastic.Length > 0;
+    }
+
+    /// <summary>The power model and policies, parsed; null and an exit code on a bad option.</summary>
+    private static (PowerModel? Model, List<ElasticPolicy> Policies, int Code) ParseElastic(ElasticArguments args, SimulationMode mode, FileInfo? output)
+    {
+        if (args.Elastic.Length > 0 && args.Power == null)
+        {
+            return (null, [], Terminal.Fail("--elastic needs a power model: --power boot=120s,idle=100W,busy=250W,off=5W"));
+        }
+
+        if (mode == SimulationMode.Pyss)
+        {
+            return (null, [], Terminal.Fail("--power and --elastic run on the default clock; drop --compat pyss"));
+        }
+
+        try
+        {
+            var model = PowerModel.Parse(args.Power!);
+            var policies = args.Elastic.Select(e => ElasticPolicy.Parse(e)).ToList();
+            if (output != null && policies.Count(p => p.Kind != "none") > 1)
+            {
+                return (null, [], Terminal.Fail("--out writes one schedule: give one --elastic policy with it"));
+            }
+
+            return (model, policies, 0);
+        }
+        catch (SpecParseException e)
+        {
+            return (null, [], Terminal.Fail(e.Message + "\n" + e.Caret));
+        }
+    }
+
+    private static int Run(FileInfo? trace, string policyText, int? procs, FileInfo? output, bool json, string? compat, int? generate, int seed, ElasticArguments elastic)
     {
         if (!PolicyKinds.TryParse(policyText, out var policy))
         {
             return Terminal.Fail($"--policy: unknown policy '{policyText}'; expected fcfs, easy or conservative");
+        }
+
+        if (elastic.ProcsPerNode <= 0)
+        {
+            return Terminal.Fail($"--procs-per-node: expected a positive number of processors, got {elastic.ProcsPerNode}");
         }
 
         var mode = SimulationMode.Tick;
@@ -54,6 +110,17 @@ internal static class SimCommand
             }
 
             mode = SimulationMode.Pyss;
+        }
+
+        PowerModel? powerModel = null;
+        List<ElasticPolicy> elasticPolicies = [];
+        if (elastic.Any)
+        {
+            (powerModel, elasticPolicies, var code) = ParseElastic(elastic, mode, output);
+            if (powerModel == null)
+            {
+                return code;
+            }
         }
 
         if (procs is <= 0)
@@ -77,7 +144,7 @@ internal static class SimCommand
             var generated = LublinFeitelsonModel.Generate(generate.Value, machine, seed)
                 .Select(j => new SimJob(j.Id, j.Submit, j.RunTime, j.Procs, j.RequestedTime, j.User))
                 .ToList();
-            return Report($"Lublin-Feitelson model, {generate:N0} jobs, seed {seed}", generated, generated.Count, policy, machine, mode, output, json);
+            return Report($"Lublin-Feitelson model, {generate:N0} jobs, seed {seed}", generated, generated.Count, policy, machine, mode, output, json, elastic.ProcsPerNode, powerModel, elasticPolicies);
         }
 
         if (trace == null)
@@ -111,12 +178,23 @@ internal static class SimCommand
         }
 
         var jobs = StrongFilter.Apply(swf.Records, processors);
-        return Report(trace.Name, jobs, swf.Records.Count, policy, processors, mode, output, json);
+        return Report(trace.Name, jobs, swf.Records.Count, policy, processors, mode, output, json, elastic.ProcsPerNode, powerModel, elasticPolicies);
     }
 
-    private static int Report(string name, IReadOnlyList<SimJob> jobs, int records, PolicyKind policy, int processors, SimulationMode mode, FileInfo? output, bool json)
+    private static int Report(string name, IReadOnlyList<SimJob> jobs, int records, PolicyKind policy, int processors, SimulationMode mode, FileInfo? output, bool json, int procsPerNode, PowerModel? power, List<ElasticPolicy> elastic)
     {
-        var outcomes = Replay(jobs, policy, processors, mode, out var seconds);
+        if (processors % procsPerNode != 0)
+        {
+            return Terminal.Fail($"--procs-per-node: {processors} processors do not make whole nodes of {procsPerNode}");
+        }
+
+        var options = new SimulationOptions(policy, processors, mode) { ProcsPerNode = procsPerNode };
+        if (power != null)
+        {
+            return ElasticSim.Run(name, jobs, records, policy, options, power, elastic, output, json);
+        }
+
+        var outcomes = Replay(jobs, options, out var seconds);
         var metrics = ScheduleMetrics.Compute(outcomes, processors);
 
         if (output != null)
@@ -137,7 +215,7 @@ internal static class SimCommand
         return 0;
     }
 
-    internal static IReadOnlyList<JobOutcome> Replay(IReadOnlyList<SimJob> jobs, PolicyKind policy, int processors, SimulationMode mode, out double seconds)
+    internal static IReadOnlyList<JobOutcome> Replay(IReadOnlyList<SimJob> jobs, SimulationOptions options, out double seconds)
     {
         var stopwatch = Stopwatch.StartNew();
         IReadOnlyList<JobOutcome> outcomes = [];
@@ -146,7 +224,7 @@ internal static class SimCommand
             Terminal.Error.Progress().AutoClear(true).Start(context =>
             {
                 var task = context.AddTask($"replaying {jobs.Count:N0} jobs", maxValue: 1);
-                outcomes = Simulator.Run(jobs, new SimulationOptions(policy, processors, mode)
+                outcomes = Simulator.Run(jobs, options with
                 {
                     Progress = (done, total) => task.Value = Math.Min(1, (double)done / total),
                 });
@@ -155,7 +233,7 @@ internal static class SimCommand
         }
         else
         {
-            outcomes = Simulator.Run(jobs, new SimulationOptions(policy, processors, mode));
+            outcomes = Simulator.Run(jobs, options);
         }
 
         seconds = stopwatch.Elapsed.TotalSeconds;

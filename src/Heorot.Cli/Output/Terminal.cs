@@ -19,9 +19,15 @@ internal static class Terminal
     public static IAnsiConsole Error { get; } = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
 
     /// <summary>Rich output (tables) on standard output, or plain text into the captured writer.</summary>
-    public static IAnsiConsole Rich => Captured.Value is { } c
-        ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(c.Out), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors })
-        : Wide.Value;
+    public static IAnsiConsole Rich => Captured.Value is { } c ? CapturedConsole(c.Out) : Wide.Value;
+
+    /// <summary>Captured output is read like redirected output: plain, and never wrapped at an assumed 80 columns.</summary>
+    private static IAnsiConsole CapturedConsole(TextWriter output)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        console.Profile.Width = 512;
+        return console;
+    }
 
     // Redirected output is read by programs and pagers: never wrap a table at an assumed 80 columns.
     private static readonly Lazy<IAnsiConsole> Wide = new(() =>

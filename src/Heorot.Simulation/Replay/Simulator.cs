@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using Heorot.Model.Power;
 using Heorot.Scheduling;
+using Heorot.Scheduling.Power;
 using Heorot.Scheduling.Policies;
 using Heorot.Scheduling.Timeline;
 using Heorot.Simulation.Swf;
@@ -24,9 +26,27 @@ public enum SimulationMode
 
 public sealed record SimulationOptions(PolicyKind Policy, int Processors, SimulationMode Mode = SimulationMode.Tick)
 {
+    /// <summary>
+    /// Processors per node: the machine is <c>Processors / ProcsPerNode</c> whole nodes and a job of P processors
+    /// takes <c>ceil(P / ProcsPerNode)</c> of them. 1 (the default) is the processor pool of the reference simulator.
+    /// </summary>
+    public int ProcsPerNode { get; init; } = 1;
+
+    /// <summary>Nodes of the machine.</summary>
+    public int Nodes => Processors / ProcsPerNode;
+
+    /// <summary>Nodes a job of <paramref name="procs"/> processors takes.</summary>
+    public int NodesOf(int procs) => (procs + ProcsPerNode - 1) / ProcsPerNode;
+
     /// <summary>Called now and then with (events processed, events expected) so a caller can draw progress.</summary>
     public Action<long, long>? Progress { get; init; }
 }
+
+/// <summary>
+/// An elastic replay: the schedule (a job's start is when its run began, after any boot), each job's wait for
+/// boots (in the same order; the job held its nodes from <c>Start - BootWaits[i]</c>) and what the power side measured.
+/// </summary>
+public sealed record ElasticOutcome(IReadOnlyList<JobOutcome> Jobs, IReadOnlyList<long> BootWaits, PowerReport Power);
 
 /// <summary>One job's outcome, the columns of <c>jobs.csv</c>.</summary>
 public readonly record struct JobOutcome(long JobId, long Submit, long Wait, long Start, long Run, int Procs, long RequestedTime);
@@ -41,8 +61,33 @@ public static class Simulator
     private const int EndKind = 1;
     private const int StartKind = 2;
 
-    public static IReadOnlyList<JobOutcome> Run(IReadOnlyList<SimJob> jobs, SimulationOptions options)
+    public static IReadOnlyList<JobOutcome> Run(IReadOnlyList<SimJob> jobs, SimulationOptions options) => Run(jobs, options, null, null).Jobs;
+
+    /// <summary>
+    /// Replays on nodes that an elastic <paramref name="policy"/> powers on and off under the power
+    /// <paramref name="model"/> (default tick clock only). Nodes start on at the first submission. A job may be given
+    /// nodes that are off: it holds them from its start decision and its run begins when the last is ready. With a
+    /// policy that never powers off (<c>none</c>), the schedule is exactly that of <see cref="Run(IReadOnlyList{SimJob}, SimulationOptions)"/>.
+    /// </summary>
+    public static ElasticOutcome RunElastic(IReadOnlyList<SimJob> jobs, SimulationOptions options, PowerModel model, IPowerPolicy policy)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(policy);
+        if (options.Mode != SimulationMode.Tick)
+        {
+            throw new ArgumentException("the power model runs on the default (tick) clock only", nameof(options));
+        }
+
+        return Run(jobs, options, model, policy);
+    }
+
+    private static ElasticOutcome Run(IReadOnlyList<SimJob> jobs, SimulationOptions options, PowerModel? model, IPowerPolicy? policy)
+    {
+        if (options.ProcsPerNode < 1 || options.Processors % options.ProcsPerNode != 0)
+        {
+            throw new ArgumentException($"{options.Processors} processors do not make whole nodes of {options.ProcsPerNode}", nameof(options));
+        }
+
         var order = new int[jobs.Count];
         for (var i = 0; i < order.Length; i++)
         {
@@ -59,8 +104,16 @@ public static class Simulator
         Array.Sort(submits, order);
         StableFix(order, jobs);
 
-        var engine = new SchedulingEngine<int, int>(new PoolGantt(options.Processors), options.Policy);
-        var state = new Replay(jobs, engine, options);
+        var gantt = new PoolGantt(options.Nodes);
+        PoolPower? power = null;
+        if (model != null && policy != null)
+        {
+            power = new PoolPower(model, policy, gantt.Profile, jobs.Count == 0 ? 0 : jobs[order[0]].Submit);
+        }
+
+        // A policy that never powers off leaves every node ready: the engine plans exactly as without power.
+        var engine = new SchedulingEngine<int, int>(gantt, options.Policy) { Readiness = power?.Policy.PowersOff == true ? power : null };
+        var state = new Replay(jobs, engine, options, power);
         if (options.Mode == SimulationMode.Pyss)
         {
             state.RunPyss(order);
@@ -70,7 +123,10 @@ public static class Simulator
             state.RunTick(order);
         }
 
-        return state.Outcomes(order);
+        var outcomes = state.Outcomes(order);
+        return power == null
+            ? new ElasticOutcome(outcomes, [], null!)
+            : new ElasticOutcome(outcomes, state.BootWaits(outcomes), power.Report(state.LastEnd));
     }
 
     private static void StableFix(int[] order, IReadOnlyList<SimJob> jobs)
@@ -123,26 +179,46 @@ public static class Simulator
         private readonly SimulationOptions _options;
         private readonly EngineJob<int, int>[] _engineJobs;
         private readonly long[] _starts;
+        private readonly long[] _bootWaits;
         private readonly PriorityQueue<int, EventKey> _events = new();
         private readonly List<EngineJob<int, int>> _changed = [];
+        private readonly PoolPower? _power;
         private long _seq;
         private long _processed;
+        private int _ended;
 
-        public Replay(IReadOnlyList<SimJob> jobs, SchedulingEngine<int, int> engine, SimulationOptions options)
+        public Replay(IReadOnlyList<SimJob> jobs, SchedulingEngine<int, int> engine, SimulationOptions options, PoolPower? power)
         {
             _jobs = jobs;
             _engine = engine;
             _options = options;
+            _power = power;
             _engineJobs = new EngineJob<int, int>[jobs.Count];
             _starts = new long[jobs.Count];
+            _bootWaits = new long[power == null ? 0 : jobs.Count];
             for (var i = 0; i < jobs.Count; i++)
             {
                 var j = jobs[i];
                 // The engine job's id is its index here; the outcome carries the trace's job number.
-                _engineJobs[i] = new EngineJob<int, int>(i, j.Submit, j.RequestedTime, j.Procs);
+                _engineJobs[i] = new EngineJob<int, int>(i, j.Submit, j.RequestedTime, options.NodesOf(j.Procs));
                 _starts[i] = -1;
             }
         }
+
+        /// <summary>Each job's wait for boots, in the order of <paramref name="outcomes"/>.</summary>
+        public long[] BootWaits(JobOutcome[] outcomes)
+        {
+            var byId = new Dictionary<long, long>(_jobs.Count);
+            for (var i = 0; i < _jobs.Count; i++)
+            {
+                byId[_jobs[i].Id] = _bootWaits[i];
+            }
+
+            return [.. outcomes.Select(o => byId[o.JobId])];
+        }
+
+        /// <summary>When the last job ended.</summary>
+        public long LastEnd { get; private set; }
 
         public void RunPyss(int[] order)
         {
@@ -177,6 +253,11 @@ public static class Simulator
             while (next < order.Length || _events.Count > 0)
             {
                 ReportProgress();
+                if (_power != null && _ended == _jobs.Count)
+                {
+                    break; // only superseded starts are left: the power side must not run past the last end
+                }
+
                 var now = long.MaxValue;
                 if (next < order.Length)
                 {
@@ -188,12 +269,21 @@ public static class Simulator
                     now = top.Time;
                 }
 
+                if (_power != null)
+                {
+                    // 0. boots and shutdowns due by now end; the policy may have asked to decide now
+                    now = Math.Min(now, _power.NextWake);
+                    _power.AdvanceTo(now);
+                }
+
                 // 1. jobs that ended now free their resources
                 var ended = false;
                 while (_events.TryPeek(out var jobIndex, out var key) && key.Time == now && key.Kind == EndKind)
                 {
                     _events.Dequeue();
                     _engine.Finish(_engineJobs[jobIndex], now);
+                    _power?.Release(_engineJobs[jobIndex].Demand, now);
+                    _ended++;
                     ended = true;
                 }
 
@@ -208,6 +298,7 @@ public static class Simulator
                 while (next < order.Length && _jobs[order[next]].Submit == now)
                 {
                     var index = order[next++];
+                    _power?.Policy.Submitted(now, _engineJobs[index].Demand, _engineJobs[index].Walltime);
                     if (_engine.Submit(_engineJobs[index], now) && conservative)
                     {
                         Push(index, _engineJobs[index].Start, StartKind);
@@ -228,7 +319,28 @@ public static class Simulator
                     _events.Dequeue();
                     OnStart(jobIndex, now);
                 }
+
+                // 6. the elastic policy sees the new plan
+                _power?.Decide(now, Shadow(now));
             }
+        }
+
+        /// <summary>
+        /// Under FCFS and EASY, the slot the first waiting job would take at its earliest (the engine does not keep
+        /// it in the Gantt between passes); conservative reservations are all in the Gantt.
+        /// </summary>
+        private (long Start, long End, int Nodes)? Shadow(long now)
+        {
+            if (_engine.Policy == PolicyKind.Conservative || _engine.Waiting.Count == 0 || !_power!.Policy.ReadsPlan)
+            {
+                return null;
+            }
+
+            var head = _engine.Waiting[0];
+            var profile = ((PoolGantt)_engine.Gantt).Profile;
+            var hold = head.Walltime + _power.MaxDelay;
+            var start = profile.EarliestFit(head.Demand, Math.Max(now, head.Submit), hold);
+            return start == CapacityProfile.Never ? null : (start, start + hold, head.Demand);
         }
 
         /// <summary>The outcomes by submit time, then job number; <paramref name="order"/> is by submit time.</summary>
@@ -312,8 +424,27 @@ public static class Simulator
                 return; // superseded: the reservation moved earlier and that start already happened
             }
 
-            _starts[index] = now;
-            Push(index, now + _jobs[index].Run, EndKind);
+            var begin = now;
+            if (_power != null)
+            {
+                begin = _power.Allocate(job.Demand, now);
+                if (begin + job.Walltime > job.ReservedEnd)
+                {
+                    throw new InvalidOperationException($"job {_jobs[index].Id} waits {begin - now} s for boots, beyond its slot ending at {job.ReservedEnd}");
+                }
+
+                // A slot planned earlier reserved the longest wait for boots: give back what this start does not need.
+                _engine.Trim(job, begin + job.Walltime);
+            }
+
+            _starts[index] = begin;
+            if (_power != null)
+            {
+                _bootWaits[index] = begin - now;
+            }
+
+            LastEnd = Math.Max(LastEnd, begin + _jobs[index].Run);
+            Push(index, begin + _jobs[index].Run, EndKind);
         }
 
         private void Push(int index, long time, int kind)

@@ -69,6 +69,58 @@ public class SimCommandTests
     }
 
     [Fact]
+    public void Sim_ElasticJson_AlwaysOnFirstThenEachPolicyWithItsShareOfTheIdeal()
+    {
+        var (code, output, error) = Run("sim", "--generate", "500", "--procs", "32", "--policy", "easy", "--json",
+            "--power", "boot=120s,idle=100W,busy=250W,off=5W", "--elastic", "idle-timeout:600", "--elastic", "plan");
+
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.Equal(32, root.GetProperty("nodes").GetInt32());
+        Assert.True(root.GetProperty("ideal_off_node_hours").GetDouble() > 0);
+        var runs = root.GetProperty("runs").EnumerateArray().ToArray();
+        Assert.Equal(["none", "idle-timeout:600s", "plan"], runs.Select(r => r.GetProperty("elastic").GetString()));
+        Assert.Equal(0, runs[0].GetProperty("off_node_hours").GetDouble());
+        Assert.Equal(0, runs[0].GetProperty("mean_bsld_change").GetDouble());
+        foreach (var run in runs.Skip(1))
+        {
+            Assert.Equal(500, run.GetProperty("jobs").GetInt32());
+            Assert.InRange(run.GetProperty("share_of_ideal").GetDouble(), 0.01, 1.0);
+            Assert.True(run.GetProperty("energy_kwh").GetDouble() < runs[0].GetProperty("energy_kwh").GetDouble());
+        }
+    }
+
+    [Fact]
+    public void Sim_ElasticTable_PrintsEveryPolicy()
+    {
+        var (code, output, error) = Run("sim", "--generate", "200", "--procs", "16", "--power", "boot=60s,idle=100W,busy=200W,off=5W", "--elastic", "idle-timeout:5m");
+
+        Assert.True(code == 0, error);
+        Assert.Contains("share of ideal", output, StringComparison.Ordinal);
+        Assert.Contains("idle-timeout:300s", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "sim", "--generate", "10", "--elastic", "plan" }, "--elastic needs a power model")]
+    [InlineData(new[] { "sim", "--generate", "10", "--power", "boot=120s,idle=100W,busy=250W" }, "--power: missing 'off='")]
+    [InlineData(new[] { "sim", "--generate", "10", "--power", "boot=2x,idle=100W,busy=250W,off=5W" }, "boot: unknown time unit 'x'; expected s, m or h at column 7\nboot=2x,idle=100W,busy=250W,off=5W\n      ^")]
+    [InlineData(new[] { "sim", "--generate", "10", "--power", "boot=2s,idle=1W,busy=2W,off=0W", "--elastic", "plan:warm=x" }, "--elastic: warm: expected a whole number")]
+    [InlineData(new[] { "sim", "--generate", "10", "--power", "boot=2s,idle=1W,busy=2W,off=0W", "--elastic", "sleepy" }, "--elastic: unknown policy 'sleepy'")]
+    [InlineData(new[] { "sim", "--generate", "10", "--compat", "pyss", "--power", "boot=2s,idle=1W,busy=2W,off=0W" }, "drop --compat pyss")]
+    [InlineData(new[] { "sim", "--generate", "10", "--procs", "10", "--procs-per-node", "4" }, "10 processors do not make whole nodes of 4")]
+    [InlineData(new[] { "sim", "--generate", "10", "--procs-per-node", "0" }, "--procs-per-node: expected a positive number")]
+    [InlineData(new[] { "sim", "--cluster", "x.yaml", "--power", "boot=2s,idle=1W,busy=2W,off=0W" }, "not supported yet")]
+    public void Sim_BadElasticInput_ClearErrorAndExitCode2(string[] args, string message)
+    {
+        var (code, _, error) = Run(args);
+
+        Assert.Equal(2, code);
+        Assert.Contains(message.Replace("\\n", "\n", StringComparison.Ordinal), error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Sim_MalformedTraceLine_ErrorNamesTheLine()
     {
         var path = Path.Combine(Path.GetTempPath(), $"heorot-bad-{Guid.NewGuid():N}.swf");

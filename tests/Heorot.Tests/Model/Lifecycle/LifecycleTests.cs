@@ -30,6 +30,16 @@ public class LifecycleTests
         Assert.Empty(NodeLifecycle.Table.Terminal()); // every node state has a way back
         Assert.Equal(Enum.GetValues<NodePowerState>().Order(), Reachable(PowerLifecycle.Table, NodePowerState.Off).Order());
         Assert.Empty(PowerLifecycle.Table.Terminal());
+        Assert.Equal(Enum.GetValues<SimulatedPowerState>().Order(), Reachable(SimulatedPowerLifecycle.Table, SimulatedPowerState.Idle).Order());
+        Assert.Empty(SimulatedPowerLifecycle.Table.Terminal());
+    }
+
+    [Fact]
+    public void Fire_PowerOffABootingOrBusyNode_IllegalTransition()
+    {
+        Assert.Throws<IllegalTransitionException>(() => SimulatedPowerLifecycle.Table.Fire(SimulatedPowerState.Booting, SimulatedPowerTrigger.PowerOff));
+        Assert.Throws<IllegalTransitionException>(() => SimulatedPowerLifecycle.Table.Fire(SimulatedPowerState.Busy, SimulatedPowerTrigger.PowerOff));
+        Assert.Equal(SimulatedPowerState.Booting, SimulatedPowerLifecycle.Table.Fire(SimulatedPowerState.Off, SimulatedPowerTrigger.Allocate));
     }
 
     [Fact]
@@ -41,6 +51,7 @@ public class LifecycleTests
         Assert.Contains(JobLifecycle.Table.ToMarkdown(), doc, StringComparison.Ordinal);
         Assert.Contains(NodeLifecycle.Table.ToMarkdown(), doc, StringComparison.Ordinal);
         Assert.Contains(PowerLifecycle.Table.ToMarkdown(), doc, StringComparison.Ordinal);
+        Assert.Contains(SimulatedPowerLifecycle.Table.ToMarkdown(), doc, StringComparison.Ordinal);
     }
 
     private static HashSet<TState> Reachable<TState, TTrigger>(TransitionTable<TState, TTrigger> table, TState start)
