@@ -134,6 +134,7 @@ public sealed class HeorotServer : IAsyncDisposable
         }
 
         await Task.WhenAll(loops);
+        await Control.CloseConsolesAsync();
         await app.DisposeAsync();
         await Store.DisposeAsync();
         Control.Dispose();

@@ -75,7 +75,8 @@ public sealed partial class ControlPlane
         NotifyEvents();
     }
 
-    private async Task CloseConsolesAsync()
+    /// <summary>Closes every console connection and its log (the server's shutdown).</summary>
+    public async Task CloseConsolesAsync()
     {
         foreach (var hub in consoles.Values)
         {

@@ -63,11 +63,7 @@ public sealed partial class ControlPlane : IDisposable
 
     public LogStore Logs { get; }
 
-    public void Dispose()
-    {
-        CloseConsolesAsync().GetAwaiter().GetResult();
-        passGate.Dispose();
-    }
+    public void Dispose() => passGate.Dispose();
 
     public IHeorotStore Store => store;
 
