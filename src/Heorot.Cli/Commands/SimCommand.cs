@@ -1,3 +1,4 @@
+using Heorot.Model.Requests;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -83,7 +84,7 @@ internal static class SimCommand
 
             return (model, policies, 0);
         }
-        catch (SpecParseException e)
+        catch (RequestParseException e)
         {
             return (null, [], Terminal.Fail(e.Message + "\n" + e.Caret));
         }

@@ -86,24 +86,7 @@ internal static class PowerProcess
     }
 
     /// <summary>Looks a program up on PATH (or checks an explicit path); null when absent.</summary>
-    public static string? Which(string program)
-    {
-        if (program.Contains('/', StringComparison.Ordinal))
-        {
-            return File.Exists(program) ? program : null;
-        }
-
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(dir, program);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
+    public static string? Which(string program) => Hypervisor.ProcessRunner.Which(program);
 
     /// <summary>Replaces every occurrence of each secret (a tool might echo one) before text goes into a message.</summary>
     public static string Redact(string text, IEnumerable<string?> secrets)

@@ -1,3 +1,4 @@
+using Heorot.Model.Requests;
 using System.Globalization;
 
 namespace Heorot.Model.Power;
@@ -8,7 +9,7 @@ public readonly record struct SpecItem(string Key, int KeyAt, string Value, int 
 /// <summary>
 /// Reads comma-separated <c>key=value</c> lists (<c>boot=120s,idle=100W</c>) and their typed values: durations
 /// (<c>90</c>, <c>90s</c>, <c>2m</c>, <c>1h</c>), powers (<c>100</c>, <c>100W</c>, <c>0.1kW</c>), counts. Every error
-/// is a <see cref="SpecParseException"/> pointing at the bad key or value.
+/// is a <see cref="RequestParseException"/> pointing at the bad key or value.
 /// </summary>
 public sealed class SpecItems
 {
@@ -140,7 +141,7 @@ public sealed class SpecItems
         return item;
     }
 
-    public SpecParseException Fail(int at, string reason) => new(Source, Text, at + 1, reason);
+    public RequestParseException Fail(int at, string reason) => new(Source, Text, at + 1, reason);
 
     /// <summary>A duration in whole seconds: a number with an optional unit s, m or h.</summary>
     public long Seconds(SpecItem item)

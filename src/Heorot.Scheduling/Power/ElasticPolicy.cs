@@ -1,3 +1,4 @@
+using Heorot.Model.Requests;
 using Heorot.Model.Power;
 
 namespace Heorot.Scheduling.Power;
@@ -35,10 +36,10 @@ public sealed class ElasticPolicy
         return name switch
         {
             "none" or "always-on" when colon < 0 => None,
-            "none" or "always-on" => throw new SpecParseException(source, text, colon + 1, $"'{name}' takes no parameters"),
+            "none" or "always-on" => throw new RequestParseException(source, text, colon + 1, $"'{name}' takes no parameters"),
             "idle-timeout" => ParseIdleTimeout(source, text, colon),
             "plan" => ParsePlan(source, text, colon),
-            _ => throw new SpecParseException(source, text, 1 + (text.Length - text.TrimStart().Length),
+            _ => throw new RequestParseException(source, text, 1 + (text.Length - text.TrimStart().Length),
                 $"unknown policy '{name}'; expected none, idle-timeout[:T] or plan[:warm=N|auto,...]"),
         };
     }

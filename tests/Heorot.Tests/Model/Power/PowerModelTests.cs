@@ -1,3 +1,4 @@
+using Heorot.Model.Requests;
 using Heorot.Model.Power;
 
 namespace Heorot.Tests.Model.Power;
@@ -38,7 +39,7 @@ public class PowerModelTests
     [InlineData("", 1, "expected key=value")]
     public void Parse_BadText_ErrorNamesKeyAndColumn(string text, int column, string reason)
     {
-        var e = Assert.Throws<SpecParseException>(() => PowerModel.Parse(text));
+        var e = Assert.Throws<RequestParseException>(() => PowerModel.Parse(text));
 
         Assert.StartsWith("--power: ", e.Message, StringComparison.Ordinal);
         Assert.Contains(reason, e.Reason, StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using Heorot.Model.Requests;
 using Heorot.Model.Lifecycle;
 using Heorot.Model.Power;
 using Heorot.Scheduling.Power;
@@ -125,7 +126,7 @@ public class PolicyTests
     [InlineData("plan:maxwarm=150%", 14, "maxwarm: expected a number from 0 to 100, got '150'")]
     public void ElasticPolicy_ParseBadText_ErrorPointsAtIt(string text, int column, string reason)
     {
-        var e = Assert.Throws<SpecParseException>(() => ElasticPolicy.Parse(text));
+        var e = Assert.Throws<RequestParseException>(() => ElasticPolicy.Parse(text));
 
         Assert.StartsWith("--elastic: ", e.Message, StringComparison.Ordinal);
         Assert.Contains(reason, e.Reason, StringComparison.Ordinal);
