@@ -151,8 +151,13 @@ public sealed class EndToEndTests
 
         // Silent for longer still: Dead. Its agent coming back does not revive it; an operator does.
         await TestCluster.WaitAsync(async () => (await client.GetFromJsonAsync<NodeView>($"v1/nodes/{node}", WireJson.Options))!.State == "Dead", Long, $"{node} to be Dead");
+        // Revived before its agent answers, a node is silent for longer than the timeouts again and goes back to
+        // Dead at once: revive once the new agent has synced (a process start can take seconds under load).
         cluster.StartAgent(node);
-        await Task.Delay(2000, TestContext.Current.CancellationToken);
+        await TestCluster.WaitAsync(
+            async () => (await client.GetFromJsonAsync<List<EventView>>("v1/events?since=0&limit=10000", WireJson.Options))!.Any(e => e.Subject == $"node/{node}" && e.Kind == "node.agent_restarted"),
+            Long,
+            $"the new agent on {node} to sync");
         Assert.Equal("Dead", (await client.GetFromJsonAsync<NodeView>($"v1/nodes/{node}", WireJson.Options, TestContext.Current.CancellationToken))!.State);
         using (var revive = await client.PostAsJsonAsync($"v1/nodes/{node}/actions", new NodeActionRequest { Action = "resume" }, WireJson.Options, TestContext.Current.CancellationToken))
         {
