@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using Heorot.Protocol;
 using Heorot.Protocol.Hooks;
 using Heorot.Protocol.Unix;
@@ -23,18 +25,38 @@ public sealed class JobLauncher
         echo $? > "$exitfile"
         """;
 
-    private readonly string agentName;
     private readonly bool isRoot;
-    private readonly string? cgroupRoot;
+    private readonly string? agentCgroup;
 
-    public JobLauncher(string agentName)
+    /// <param name="agentName">The node's name.</param>
+    /// <param name="stateDirectory">The agent's state directory: with the name, what tells this agent from any other on the machine.</param>
+    public JobLauncher(string agentName, string stateDirectory)
     {
-        this.agentName = agentName;
         isRoot = UnixAccounts.CurrentUid() == 0;
-        cgroupRoot = isRoot ? DetectCgroupV2() : null;
+        agentCgroup = isRoot ? AgentCgroupOf(agentName, stateDirectory) : null;
     }
 
-    public bool UsesCgroups => cgroupRoot != null;
+    public bool UsesCgroups => agentCgroup != null;
+
+    /// <summary>
+    /// The cgroup under which an agent puts its jobs' cgroups (<c>heorot/NAME-HASH</c>, HASH from the state
+    /// directory), or null without cgroup v2. Node names and job ids are not unique on a machine — every test
+    /// cluster has a node n1 and a job 1, and a machine may serve two clusters — and a job's cleanup signals
+    /// every process in its cgroup: a cgroup named by them alone would let one agent kill another's job. The
+    /// state directory is the agent's identity (a restarted agent finds its jobs there), so the name is stable
+    /// across restarts.
+    /// </summary>
+    public static string? AgentCgroupOf(string agentName, string stateDirectory)
+    {
+        var root = DetectCgroupV2();
+        if (root == null)
+        {
+            return null;
+        }
+
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(stateDirectory))))[..8];
+        return Path.Combine(root, "heorot", $"{agentName}-{hash}");
+    }
 
     /// <summary>The cgroup v2 mount: the unified root, or the hybrid layout's <c>unified</c> mount.</summary>
     private static string? DetectCgroupV2()
@@ -50,7 +72,7 @@ public sealed class JobLauncher
         return null;
     }
 
-    public string? CgroupOf(LocalJobPaths paths) => cgroupRoot == null ? null : Path.Combine(cgroupRoot, "heorot", agentName, paths.Key);
+    public string? CgroupOf(LocalJobPaths paths) => agentCgroup == null ? null : Path.Combine(agentCgroup, paths.Key);
 
     /// <summary>Why the job cannot run here (unknown user, …), or null.</summary>
     public string? Check(JobSpec spec, out UnixAccount? account)

@@ -55,7 +55,7 @@ public sealed class NodeAgent : IDisposable
             Timeout = TimeSpan.FromSeconds(90),
         };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Agent", options.Secret);
-        launcher = new JobLauncher(options.Name);
+        launcher = new JobLauncher(options.Name, options.StateDirectory);
         vms = new Lazy<VmRunner>(() => new VmRunner(
             options,
             new QemuHypervisor(),
@@ -511,6 +511,7 @@ public sealed class NodeAgent : IDisposable
         {
             if (JobLauncher.ExitStatus(paths) == null || launcher.AnyLeft(record, paths))
             {
+                log($"job {key.JobId}.{key.Attempt}: stopping its processes");
                 launcher.Signal(record, paths, Signals.Terminate);
                 var deadline = DateTimeOffset.UtcNow.AddSeconds(graceSeconds);
                 while (DateTimeOffset.UtcNow < deadline && launcher.AnyLeft(record, paths))
@@ -570,6 +571,7 @@ public sealed class NodeAgent : IDisposable
             var paths = Paths(key);
             if (JobLauncher.ExitStatus(paths) is { } code)
             {
+                log($"job {key.JobId}.{key.Attempt}: its process ended, exit status {code}");
                 Save(key, record with { Phase = AgentPhase.Exited, ExitCode = code, EndTime = DateTimeOffset.UtcNow });
 
                 continue;

@@ -34,7 +34,26 @@ public sealed record VmExecRequest
 /// </summary>
 public static class VmExec
 {
+    /// <summary>The exit status when stopped by SIGTERM (walltime, cancel), as a shell reports a job killed by it.</summary>
+    public const int Terminated = 128 + 15;
+
+    /// <summary>
+    /// Runs the request. SIGTERM (the agent's walltime or cleanup) cancels <paramref name="cancellationToken"/>:
+    /// that is how a job without a script always ends, so it exits <see cref="Terminated"/>, not with a crash.
+    /// </summary>
     public static async Task<int> RunAsync(string requestFile, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunRequestAsync(requestFile, stdout, stderr, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return Terminated;
+        }
+    }
+
+    private static async Task<int> RunRequestAsync(string requestFile, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var request = JsonSerializer.Deserialize<VmExecRequest>(await File.ReadAllTextAsync(requestFile, cancellationToken), WireJson.Options)
             ?? throw new JsonException($"{requestFile}: empty");

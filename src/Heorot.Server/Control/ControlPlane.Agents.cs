@@ -138,8 +138,7 @@ public sealed partial class ControlPlane
         {
             var updated = description with { Cores = sync.Cores, MemoryMb = sync.MemoryMb, Gpus = sync.Gpus, Properties = new Dictionary<string, string>(sync.Properties) };
             var reason = known ? $"resources changed: {sync.Cores} cores, {sync.MemoryMb} MiB, {sync.Gpus} GPUs" : $"registered: {sync.Cores} cores, {sync.MemoryMb} MiB, {sync.Gpus} GPUs";
-            await SaveNodeAsync(node, known ? state : NodeState.Alive, updated, new NewEvent(Now, $"agent/{node.Name}", known ? "node.changed" : "node.registered", $"node/{node.Name}", reason, "{}"), cancellationToken);
-            Interlocked.Increment(ref nodeVersion);
+            await SaveNodeAsync(node, known ? state : NodeState.Alive, updated, new NewEvent(Now, $"agent/{node.Name}", known ? "node.changed" : "node.registered", $"node/{node.Name}", reason, "{}"), resourcesChanged: true, cancellationToken);
             WantSchedule();
         }
         else if (agentStart != null && agentStart != sync.AgentStart)

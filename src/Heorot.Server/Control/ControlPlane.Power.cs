@@ -72,7 +72,7 @@ public sealed partial class ControlPlane
             if (description.Power != power)
             {
                 var reason = description.Power == null ? $"power-managed by its {driver.Kind} BMC: {power}" : $"the BMC reports {power} at start";
-                await SaveNodeAsync(node, state, description with { Power = power, PowerSince = Now }, new NewEvent(Now, "server", "node.power", $"node/{name}", reason, "{}"), cancellationToken);
+                await SaveNodeAsync(node, state, description with { Power = power, PowerSince = Now }, new NewEvent(Now, "server", "node.power", $"node/{name}", reason, "{}"), resourcesChanged: false, cancellationToken);
             }
         }
 
@@ -231,7 +231,7 @@ public sealed partial class ControlPlane
             PowerSince = to != from || trigger == PowerTrigger.Cycle ? Now : description.PowerSince,
         };
         updated = change?.Invoke(updated) ?? updated;
-        await SaveNodeAsync(node, state, updated, new NewEvent(Now, actor, "node.power", $"node/{node.Name}", $"{from} -> {to}: {reason}", "{}"), cancellationToken);
+        await SaveNodeAsync(node, state, updated, new NewEvent(Now, actor, "node.power", $"node/{node.Name}", $"{from} -> {to}: {reason}", "{}"), resourcesChanged: false, cancellationToken);
         if (to == NodePowerState.PoweringOn)
         {
             ConsoleNewBoot(node.Name);
@@ -546,7 +546,7 @@ public sealed partial class ControlPlane
             state = node.State;
         }
 
-        await SaveNodeAsync(node, state, description, null, CancellationToken.None);
+        await SaveNodeAsync(node, state, description, null, resourcesChanged: false, CancellationToken.None);
     }
 
     /// <summary>

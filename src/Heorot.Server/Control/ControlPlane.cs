@@ -616,8 +616,7 @@ public sealed partial class ControlPlane : IDisposable
                     description = node.Description with { OperatorProperties = merged };
                 }
 
-                await SaveNodeAsync(node, node.State, description, new NewEvent(Now, caller.User, "node.properties", $"node/{name}", string.Join(", ", properties.Select(p => $"{p.Key}={p.Value}")), "{}"), cancellationToken);
-                Interlocked.Increment(ref nodeVersion);
+                await SaveNodeAsync(node, node.State, description, new NewEvent(Now, caller.User, "node.properties", $"node/{name}", string.Join(", ", properties.Select(p => $"{p.Key}={p.Value}")), "{}"), resourcesChanged: true, cancellationToken);
                 WantSchedule();
                 break;
             default:
@@ -654,12 +653,18 @@ public sealed partial class ControlPlane : IDisposable
                 SuspectedByPower = trigger == NodeTrigger.PowerFailed || description.SuspectedByPower,
             };
 
-        await SaveNodeAsync(node, to, description, new NewEvent(Now, actor, "node." + to.ToString().ToLowerInvariant(), $"node/{node.Name}", reason, "{}"), cancellationToken);
+        await SaveNodeAsync(node, to, description, new NewEvent(Now, actor, "node." + to.ToString().ToLowerInvariant(), $"node/{node.Name}", reason, "{}"), resourcesChanged: false, cancellationToken);
         LogNode(logger, node.Name, from, to, reason);
         WantSchedule();
     }
 
-    private async Task SaveNodeAsync(NodeEntry node, NodeState state, NodeDescription description, NewEvent? entry, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores and publishes a node's state and description. When its resources change (cores, memory, GPUs,
+    /// properties: <paramref name="resourcesChanged"/>), the cluster model's version is bumped under the same lock
+    /// that makes the node visible. Bumped after it, a submission made in between (a test that saw the third
+    /// node Alive) was checked against the cached model without that node and refused as unsatisfiable.
+    /// </summary>
+    private async Task SaveNodeAsync(NodeEntry node, NodeState state, NodeDescription description, NewEvent? entry, bool resourcesChanged, CancellationToken cancellationToken)
     {
         await store.UpsertNodeAsync(new NodeRecord(node.Name, description.ToJson(), state.ToString(), Now), entry, cancellationToken);
         lock (node.Gate)
@@ -671,6 +676,10 @@ public sealed partial class ControlPlane : IDisposable
 
             node.State = state;
             node.Description = description;
+            if (resourcesChanged)
+            {
+                Interlocked.Increment(ref nodeVersion);
+            }
         }
 
         NotifyEvents();

@@ -55,6 +55,28 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task TwoClustersOnOneHost_SameNodeNameAndJobId_OnesCleanupSparesTheOthersJob()
+    {
+        // Test clusters run side by side, and each has a node n1 and a job 1: a job's processes must be known
+        // by something of its own agent's, not by those two names.
+        await using var first = await TestCluster.StartAsync(agentCount: 1);
+        await using var second = await TestCluster.StartAsync(agentCount: 1);
+        var marker = $"/tmp/heorot-twin-{Guid.NewGuid():N}";
+        var id = await first.SubmitAsync(TestCluster.Alice, $"#!/bin/sh\necho $$ > {marker}\nexec sleep 300\n", "-l", "/nodes=1,walltime=0:10:00");
+        await first.WaitForStateAsync(id, Long, "Running");
+        await TestCluster.WaitAsync(() => Task.FromResult(File.Exists(marker) && File.ReadAllText(marker).EndsWith('\n')), Long, "the first cluster's job to start");
+        var sleeper = int.Parse(File.ReadAllText(marker).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+        var twin = await second.SubmitAsync(TestCluster.Alice, "#!/bin/sh\nexit 0\n", "-l", "/nodes=1,walltime=0:01:00");
+        Assert.Equal(id, twin); // the same job on the same node name: what this test is about
+        await second.WaitForStateAsync(twin, Long, "Terminated"); // its node cleaned up
+
+        Assert.True(Directory.Exists($"/proc/{sleeper}") && !File.ReadAllText($"/proc/{sleeper}/stat").Contains(") Z ", StringComparison.Ordinal), "the other cluster's cleanup killed this cluster's job");
+        Assert.Equal("Running", (await first.JobAsync(id)).State);
+        File.Delete(marker);
+    }
+
+    [Fact]
     public async Task Walltime_Exceeded_JobIsKilledWithReason()
     {
         await using var cluster = await TestCluster.StartAsync(agentCount: 3);
@@ -129,8 +151,13 @@ public sealed class EndToEndTests
 
         // Silent for longer still: Dead. Its agent coming back does not revive it; an operator does.
         await TestCluster.WaitAsync(async () => (await client.GetFromJsonAsync<NodeView>($"v1/nodes/{node}", WireJson.Options))!.State == "Dead", Long, $"{node} to be Dead");
+        // Revived before its agent answers, a node is silent for longer than the timeouts again and goes back to
+        // Dead at once: revive once the new agent has synced (a process start can take seconds under load).
         cluster.StartAgent(node);
-        await Task.Delay(2000, TestContext.Current.CancellationToken);
+        await TestCluster.WaitAsync(
+            async () => (await client.GetFromJsonAsync<List<EventView>>("v1/events?since=0&limit=10000", WireJson.Options))!.Any(e => e.Subject == $"node/{node}" && e.Kind == "node.agent_restarted"),
+            Long,
+            $"the new agent on {node} to sync");
         Assert.Equal("Dead", (await client.GetFromJsonAsync<NodeView>($"v1/nodes/{node}", WireJson.Options, TestContext.Current.CancellationToken))!.State);
         using (var revive = await client.PostAsJsonAsync($"v1/nodes/{node}/actions", new NodeActionRequest { Action = "resume" }, WireJson.Options, TestContext.Current.CancellationToken))
         {

@@ -39,7 +39,7 @@ public sealed class SessionTests
         Assert.Contains("/dev/pts/", output, StringComparison.Ordinal);
         if (Directory.Exists("/sys/fs/cgroup/unified") || File.Exists("/sys/fs/cgroup/cgroup.controllers"))
         {
-            Assert.Contains($"heorot/n1/{id}.0", output, StringComparison.Ordinal); // the shell lives (and dies) with the job
+            Assert.Matches($"heorot/n1-[0-9a-f]{{8}}/{id}\\.0", output); // the shell lives (and dies) with the job
         }
 
         Assert.Equal("Running", (await cluster.JobAsync(id)).State); // a batch job outlives its sessions

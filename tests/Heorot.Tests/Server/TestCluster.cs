@@ -243,6 +243,12 @@ public sealed class TestCluster : IAsyncDisposable
             Heorot.Protocol.Hooks.Signals.Send(pid, Heorot.Protocol.Hooks.Signals.Kill);
         }
 
+        // So do jobs orphaned by a killed agent; then the agents' cgroups go (each test cluster makes its own).
+        foreach (var name in agentSpecs.Keys)
+        {
+            await RemoveCgroupAsync(Heorot.Agent.JobLauncher.AgentCgroupOf(name, System.IO.Path.Combine(Directory, "agent-" + name)));
+        }
+
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
@@ -251,6 +257,34 @@ public sealed class TestCluster : IAsyncDisposable
         {
         }
         catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Kills what is left in an agent's cgroup and removes it with its jobs' cgroups, best effort.</summary>
+    private static async Task RemoveCgroupAsync(string? cgroup)
+    {
+        if (cgroup == null || !System.IO.Directory.Exists(cgroup))
+        {
+            return;
+        }
+
+        try
+        {
+            File.WriteAllText(System.IO.Path.Combine(cgroup, "cgroup.kill"), "1");
+            for (var i = 0; i < 100 && File.ReadAllText(System.IO.Path.Combine(cgroup, "cgroup.events")).Contains("populated 1", StringComparison.Ordinal); i++)
+            {
+                await Task.Delay(20);
+            }
+
+            foreach (var job in System.IO.Directory.GetDirectories(cgroup))
+            {
+                System.IO.Directory.Delete(job);
+            }
+
+            System.IO.Directory.Delete(cgroup);
+        }
+        catch (IOException)
         {
         }
     }

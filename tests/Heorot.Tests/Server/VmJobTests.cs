@@ -166,6 +166,74 @@ public sealed class VmJobTests
     }
 
     [Fact]
+    public async Task AgentRestart_VmsKeepRunningAndAreReattached_CancelThenDestroysThem()
+    {
+        await using var cluster = await TestCluster.StartAsync(agentCount: 1, configure: o => o with { SuspectAfter = TimeSpan.FromSeconds(30), DownAfter = TimeSpan.FromSeconds(30) });
+        await RegisterGuestAsync(cluster);
+        var id = (await cluster.SubmitAsync(TestCluster.Alice, new SubmitRequest { Args = ["-l", "/nodes=1/core=1,walltime=0:10:00"], Image = "guest", VNodes = 2 }))[0];
+        await cluster.WaitForStateAsync(id, Boot, "Running");
+        var jobVms = Path.Combine(cluster.Directory, "agent-n1", "vms", $"{id}.0");
+        var before = Heorot.Agent.Vms.VmRunner.ProcessesUsing(jobVms).Order().ToList();
+        Assert.Equal(2, before.Count);
+
+        // SIGKILL the agent: its VMs are daemonized and stay; a new agent process takes over the same state.
+        var killed = cluster.AgentProcesses["n1"];
+        killed.Kill(entireProcessTree: false);
+        await TestCluster.WaitAsync(() => Task.FromResult(killed.HasExited), TimeSpan.FromSeconds(10), "the agent to die"); // its job's processes keep its output pipes open
+        cluster.StartAgent("n1");
+        using var operatorClient = cluster.Client(TestCluster.Operator);
+        await TestCluster.WaitAsync(
+            async () => (await operatorClient.GetFromJsonAsync<List<EventView>>("v1/events?since=0&limit=10000", WireJson.Options))!.Any(e => e.Kind == "node.agent_restarted"),
+            TimeSpan.FromSeconds(60),
+            "the new agent's first sync");
+
+        Assert.Equal("Running", (await cluster.JobAsync(id)).State);
+        Assert.Equal(before, Heorot.Agent.Vms.VmRunner.ProcessesUsing(jobVms).Order().ToList());
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        limit.CancelAfter(TimeSpan.FromMinutes(1));
+        foreach (var vm in new[] { "vm0", "vm1" })
+        {
+            await using var channel = await GuestChannel.ConnectAsync(AgentSocket(cluster, "n1", id, vm), limit.Token);
+            var hostname = await channel.RunAsync(["hostname"], cancellationToken: limit.Token);
+            Assert.Equal(vm, hostname.StdoutText.Trim());
+        }
+
+        // The cancel, not anything the new agent judged ended, ends the job; the new agent destroys the VMs.
+        Assert.Equal("Running", (await cluster.JobAsync(id)).State);
+        using var client = cluster.Client(TestCluster.Alice);
+        await client.DeleteAsync($"v1/jobs/{id}", TestContext.Current.CancellationToken);
+        var done = await cluster.WaitForStateAsync(id, TimeSpan.FromSeconds(60), "Terminated");
+        Assert.Contains("cancelled", done.Reason ?? string.Empty, StringComparison.Ordinal);
+        Assert.Empty(Heorot.Agent.Vms.VmRunner.ProcessesUsing(jobVms));
+        Assert.False(Directory.Exists(jobVms));
+        Assert.Equal("Alive", (await operatorClient.GetFromJsonAsync<NodeView>("v1/nodes/n1", WireJson.Options, TestContext.Current.CancellationToken))!.State);
+        await TestCluster.WaitAsync(() => Task.FromResult(!AnyQemuOf(cluster)), TimeSpan.FromSeconds(30), "the re-attached VMs to be destroyed by the new agent");
+    }
+
+    [Fact]
+    public async Task VmJob_WalltimeExceeded_VmsDestroyed_JobEndsWithTheWalltimeReason()
+    {
+        await using var cluster = await TestCluster.StartAsync(agentCount: 1);
+        await RegisterGuestAsync(cluster);
+        var id = (await cluster.SubmitAsync(TestCluster.Alice, new SubmitRequest { Args = ["-l", "/nodes=1/core=1,walltime=0:00:03"], Image = "guest", Script = "#!/bin/sh\nsleep 300\n" }))[0];
+        var jobVms = Path.Combine(cluster.Directory, "agent-n1", "vms", $"{id}.0");
+
+        var done = await cluster.WaitForStateAsync(id, Boot, "Terminated", "Error");
+
+        Assert.True(done.State == "Terminated", $"{done.State}: {done.Reason}");
+        Assert.Contains("walltime of 3 s exceeded", done.Reason ?? string.Empty, StringComparison.Ordinal);
+        Assert.Contains(done.ExitCode, new int?[] { 143, 137 }); // stopped by TERM (or KILL after the grace), not crashed
+        using var client = cluster.Client(TestCluster.Alice);
+        Assert.DoesNotContain("Unhandled exception", await client.GetStringAsync($"v1/jobs/{id}/logs?stream=err", TestContext.Current.CancellationToken), StringComparison.Ordinal);
+
+        // The epilog ran before the job could end: the VM and its files are gone, the node did not fail it.
+        Assert.Empty(Heorot.Agent.Vms.VmRunner.ProcessesUsing(jobVms));
+        Assert.False(Directory.Exists(jobVms));
+        using var operatorClient = cluster.Client(TestCluster.Operator);
+        Assert.Equal("Alive", (await operatorClient.GetFromJsonAsync<NodeView>("v1/nodes/n1", WireJson.Options, TestContext.Current.CancellationToken))!.State);
+    }
+
+    [Fact]
     public async Task VmJob_GuestNeverReady_JobFailsWithTheConsoleLog()
     {
         await using var cluster = await TestCluster.StartAsync(agentCount: 1);
