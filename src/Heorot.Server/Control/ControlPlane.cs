@@ -525,9 +525,22 @@ public sealed partial class ControlPlane : IDisposable
         };
     }
 
-    public IReadOnlyList<NodeView> ListNodes() => nodes.Values.OrderBy(n => n.Name, StringComparer.Ordinal).Select(NodeView).ToList();
+    /// <summary>
+    /// The nodes, once registered (or power-managed): a node whose first sync is still being stored is not shown
+    /// yet, so that whoever sees it Alive can also schedule on it (a test saw 3 nodes Alive, one of them without
+    /// its resources yet, and had a 3-node reservation refused).
+    /// </summary>
+    public IReadOnlyList<NodeView> ListNodes() => nodes.Values.Where(Listed).OrderBy(n => n.Name, StringComparer.Ordinal).Select(NodeView).ToList();
 
-    public NodeView? GetNode(string name) => nodes.TryGetValue(name, out var node) ? NodeView(node) : null;
+    public NodeView? GetNode(string name) => nodes.TryGetValue(name, out var node) && Listed(node) ? NodeView(node) : null;
+
+    private static bool Listed(NodeEntry node)
+    {
+        lock (node.Gate)
+        {
+            return node.Description.Cores > 0 || node.Description.Power != null;
+        }
+    }
 
     private NodeView NodeView(NodeEntry node)
     {

@@ -222,13 +222,16 @@ public sealed class ElasticTests
         var config = Config(elastic: false) with { CycleSuspectedAfter = TimeSpan.FromSeconds(2), Elastic = Config().Elastic with { MaxCycles = 1 } };
         cluster = await TestCluster.StartAsync(
             1,
-            o => o with { Power = config, PowerDrivers = new Dictionary<string, IPowerDriver> { ["n1"] = new FakePowerDriver(machine) } },
+            o => o with { Power = config, PowerDrivers = new Dictionary<string, IPowerDriver> { ["n1"] = new FakePowerDriver(machine) }, SuspectAfter = TimeSpan.FromSeconds(15) },
             agentArguments: new Dictionary<string, string[]> { ["n1"] = ["--health-check", check, "--health-interval", "1"] });
         await using var _ = cluster;
 
         // A failing check makes the node Suspected; passing again heals it (no cycle: that would take 2 s).
         await File.WriteAllTextAsync(broken, string.Empty, TestContext.Current.CancellationToken);
-        await TestCluster.WaitAsync(async () => (await NodesAsync(cluster))["n1"].State == "Suspected", Patience, "the failing check to suspect n1");
+        await TestCluster.WaitAsync(
+            async () => (await NodesAsync(cluster))["n1"] is { State: "Suspected", Reason: { } why } && why.StartsWith("health check failed:", StringComparison.Ordinal),
+            Patience,
+            "the failing check to suspect n1");
         Assert.Matches("^health check failed: .*disk on fire", (await NodesAsync(cluster))["n1"].Reason);
         File.Delete(broken);
         await TestCluster.WaitAsync(async () => (await NodesAsync(cluster))["n1"].State == "Alive", Patience, "the passing check to heal n1");
