@@ -140,6 +140,15 @@ internal static partial class UpCommand
             var stopServer = Task.Run(() => StopAll(server == null ? [] : [server]), CancellationToken.None);
             await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()).Append(stopServer));
             File.Delete(powerFile);
+            try
+            {
+                Directory.Delete(Path.Combine(dataDirectory, "emulated"));
+            }
+            catch (IOException)
+            {
+                // Not empty (a node kept for a post-mortem, a file of the operator's) or never made.
+            }
+
             if (nodes.Count > 0)
             {
                 Terminal.Out.WriteLine($"heorot up: stopped the server, {nodes.Count} emulated node{(nodes.Count == 1 ? string.Empty : "s")} and their BMCs");

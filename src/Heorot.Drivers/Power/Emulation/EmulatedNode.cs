@@ -172,9 +172,12 @@ public sealed partial class EmulatedNode : IAsyncDisposable
         new("memory", Options.AgentMemoryMiB.ToString(CultureInfo.InvariantCulture)),
     ];
 
-    /// <summary>The power file's line for this node: <c>NAME: { driver: ipmi, host: "…", … }</c> (values double-quoted).</summary>
-    public string PowerFileEntry() =>
-        $"{Name}: {{ {string.Join(", ", PowerFileSettings.Select(s => $"{s.Key}: \"{s.Value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\""))} }}";
+    /// <summary>The power file's line for this node: <c>NAME: { driver: "ipmi", host: "…", … }</c>.</summary>
+    public string PowerFileEntry() => PowerFileEntry(Name, PowerFileSettings);
+
+    /// <summary>A power file line: <c>NAME: { KEY: "VALUE", … }</c>, every value a double-quoted YAML scalar.</summary>
+    public static string PowerFileEntry(string name, IEnumerable<KeyValuePair<string, string>> settings) =>
+        $"{name}: {{ {string.Join(", ", settings.Select(s => $"{s.Key}: \"{s.Value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\""))} }}";
 
     /// <summary>The same settings as the server reads them from a power file.</summary>
     public PowerSettings ToPowerSettings(string where = "emulated")
@@ -315,9 +318,11 @@ public sealed partial class EmulatedNode : IAsyncDisposable
         var directory = Path.GetFullPath(options.Directory);
         const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         System.IO.Directory.CreateDirectory(directory, Private);
+        // The state directory is the guest's /var/lib/heorot-node: jobs' users traverse it to their scripts (the
+        // agent makes its own state directory inside, as on any node); only the secret is the owner's alone.
         var state = Path.Combine(directory, "state");
-        System.IO.Directory.CreateDirectory(state, Private);
-        System.IO.Directory.CreateDirectory(Path.Combine(state, "state"), Private);
+        System.IO.Directory.CreateDirectory(state);
+        File.SetUnixFileMode(state, Private | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         WriteFile(Path.Combine(state, "agent.secret"), options.AgentSecret + "\n", UnixFileMode.UserRead | UnixFileMode.UserWrite);
         WriteFile(Path.Combine(state, "agent.args"), string.Concat(AgentArguments(options, dotnet).Select(a => a + "\n")), UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
