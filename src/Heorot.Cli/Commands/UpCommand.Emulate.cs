@@ -91,16 +91,23 @@ internal static partial class UpCommand
             WritePowerFile(powerFile, nodes, elastic, count);
             var logs = Path.Combine(dataDirectory, "up-logs");
             Directory.CreateDirectory(logs);
-            server = Spawn(self, ["server", "--data", dataDirectory, "--listen", $"http://127.0.0.1:{port}", "--power", powerFile, "--grace", "5"], Path.Combine(logs, "server.log"), null);
+            List<string> serverArgs = ["server", "--data", dataDirectory, "--listen", $"http://127.0.0.1:{port}", "--power", powerFile, "--grace", "5"];
+            if (!root)
+            {
+                // Root is always an operator; without root, whoever started these nodes powers them.
+                serverArgs.AddRange(["--operator", UnixAccounts.CurrentUserName()]);
+            }
+
+            server = Spawn(self, serverArgs, Path.Combine(logs, "server.log"), null);
             var socket = Path.Combine(dataDirectory, "heorot.sock");
             using var client = new HeorotClient("unix:" + socket);
             await WaitAsync(async () => (await client.GetAsync<WhoAmIResponse>("v1/whoami", ct)) != null, TimeSpan.FromSeconds(60), "the server to answer", server, ct);
             var views = (await client.GetAsync<List<NodeView>>("v1/nodes", ct)).ToDictionary(n => n.Name, StringComparer.Ordinal);
 
             var accelerator = new QemuHypervisor().Accelerator();
-            Terminal.Out.WriteLine(
-                $"heorot up: server at http://127.0.0.1:{port} (and unix:{socket}); {count} emulated physical node{(count == 1 ? string.Empty : "s")} "
-                + $"(QEMU guests, {accelerator}, 2 CPUs and 768 MiB each, running this host's heorot agent), each behind its own IPMI BMC (ipmi_sim):");
+            Terminal.Out.WriteLine(count == 1
+                ? $"heorot up: server at http://127.0.0.1:{port} (and unix:{socket}); 1 emulated physical node (a QEMU guest, {accelerator}, 2 CPUs and 768 MiB, running this host's heorot agent) behind its own IPMI BMC (ipmi_sim):"
+                : $"heorot up: server at http://127.0.0.1:{port} (and unix:{socket}); {count} emulated physical nodes (QEMU guests, {accelerator}, 2 CPUs and 768 MiB each, running this host's heorot agent), each behind its own IPMI BMC (ipmi_sim):");
             foreach (var node in nodes)
             {
                 var view = views.GetValueOrDefault(node.Name);
@@ -151,7 +158,7 @@ internal static partial class UpCommand
 
             if (nodes.Count > 0)
             {
-                Terminal.Out.WriteLine($"heorot up: stopped the server, {nodes.Count} emulated node{(nodes.Count == 1 ? string.Empty : "s")} and their BMCs");
+                Terminal.Out.WriteLine(nodes.Count == 1 ? "heorot up: stopped the server, the emulated node and its BMC" : $"heorot up: stopped the server, {nodes.Count} emulated nodes and their BMCs");
             }
         }
     }
