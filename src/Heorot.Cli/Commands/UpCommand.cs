@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Heorot.Cli.Client;
 using Heorot.Cli.Output;
+using Heorot.Drivers.Power.Emulation;
 using Heorot.Protocol;
 using Heorot.Protocol.Unix;
 
@@ -11,9 +12,10 @@ namespace Heorot.Cli.Commands;
 /// <summary>
 /// <c>heorot up</c>: the embedded default. A server on SQLite and a few agents, all real processes; as root each
 /// agent runs in its own network namespace with its own address on a bridge, otherwise all on loopback.
-/// With <c>--demo</c> it also submits a job across every node, shows it run, and stops everything.
+/// With <c>--demo</c> it also submits a job across every node, shows it run, and stops everything. With
+/// <c>--emulate N</c> the nodes are emulated physical nodes instead (UpCommand.Emulate.cs).
 /// </summary>
-internal static class UpCommand
+internal static partial class UpCommand
 {
     private const string Bridge = "heorot-br0";
     private const string Subnet = "10.77.0";
@@ -26,11 +28,31 @@ internal static class UpCommand
         var cores = new Option<int>("--cores") { Description = "Cores each agent offers.", DefaultValueFactory = _ => 4 };
         var netns = new Option<string>("--netns") { Description = "auto (namespaces when root), on or off.", DefaultValueFactory = _ => "auto" };
         var demo = new Option<bool>("--demo") { Description = "Submit a job on every node, show it running and its output, then stop." };
+        var emulate = new Option<int>("--emulate")
+        {
+            Description = "Instead of local agents, N emulated physical nodes e1..eN (QEMU guests running the agent), each behind its own IPMI BMC (ipmi_sim), all powered off at start.",
+        };
+        var elastic = new Option<bool>("--elastic") { Description = "With --emulate: the elastic manager powers nodes on for queued jobs and off after 15 s idle." };
+        var console = new Option<string>("--console")
+        {
+            Description = "With --emulate: the nodes' consoles through QEMU's serial socket (socket) or IPMI serial-over-LAN through their BMCs (sol).",
+            DefaultValueFactory = _ => "socket",
+        };
+        console.AcceptOnlyFromAmong("socket", "sol");
         var command = new Command("up", "Start a server on SQLite and local agents as real processes (the embedded default).")
         {
-            data, agents, port, cores, netns, demo,
+            data, agents, port, cores, netns, demo, emulate, elastic, console,
         };
-        command.SetAction((parse, ct) => RunAsync(
+        command.SetAction((parse, ct) => parse.GetValue(emulate) != 0 || parse.GetValue(elastic)
+            ? RunEmulatedAsync(
+                parse.GetValue(data) ?? ClientConfig.DefaultDataDirectory(),
+                parse.GetValue(emulate),
+                parse.GetValue(port),
+                parse.GetValue(elastic),
+                parse.GetValue(console) == "sol" ? EmulatedConsole.Sol : EmulatedConsole.Socket,
+                parse.GetResult(agents) is { Implicit: false } || parse.GetResult(netns) is { Implicit: false } || parse.GetValue(demo),
+                ct)
+            : RunAsync(
             parse.GetValue(data) ?? ClientConfig.DefaultDataDirectory(),
             parse.GetValue(agents),
             parse.GetValue(port),

@@ -78,7 +78,7 @@ public sealed class PowerSettings
     /// <summary>Keys that no driver option uses: a typo must not pass unnoticed.</summary>
     public void RejectUnknown(IEnumerable<string> known)
     {
-        var allowed = new HashSet<string>(known, StringComparer.Ordinal) { "driver", "partition", "boot", "console" };
+        var allowed = new HashSet<string>(known, StringComparer.Ordinal) { "driver", "partition", "boot", "console", "cores", "memory" };
         foreach (var key in values.Keys.Where(k => !allowed.Contains(k)).Order(StringComparer.Ordinal))
         {
             throw Invalid(key, $"unknown setting for driver '{Driver}' (known: {string.Join(", ", allowed.Order(StringComparer.Ordinal))})");

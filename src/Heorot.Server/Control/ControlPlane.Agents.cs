@@ -127,18 +127,18 @@ public sealed partial class ControlPlane
         {
             state = node.State;
             description = node.Description;
-            known = description.Cores > 0;
+            known = description.Cores > 0 && !description.Declared;
             agentStart = node.AgentStart;
             node.AgentStart = sync.AgentStart;
         }
 
         var changed = description.Cores != sync.Cores || description.MemoryMb != sync.MemoryMb || description.Gpus != sync.Gpus
-            || !description.Properties.OrderBy(p => p.Key).SequenceEqual(sync.Properties.OrderBy(p => p.Key));
+            || !description.Properties.OrderBy(p => p.Key).SequenceEqual(sync.Properties.OrderBy(p => p.Key)) || description.Declared;
         if (changed)
         {
-            var updated = description with { Cores = sync.Cores, MemoryMb = sync.MemoryMb, Gpus = sync.Gpus, Properties = new Dictionary<string, string>(sync.Properties) };
+            var updated = description with { Cores = sync.Cores, MemoryMb = sync.MemoryMb, Gpus = sync.Gpus, Properties = new Dictionary<string, string>(sync.Properties), Declared = false };
             var reason = known ? $"resources changed: {sync.Cores} cores, {sync.MemoryMb} MiB, {sync.Gpus} GPUs" : $"registered: {sync.Cores} cores, {sync.MemoryMb} MiB, {sync.Gpus} GPUs";
-            await SaveNodeAsync(node, known ? state : NodeState.Alive, updated, new NewEvent(Now, $"agent/{node.Name}", known ? "node.changed" : "node.registered", $"node/{node.Name}", reason, "{}"), resourcesChanged: true, cancellationToken);
+            await SaveNodeAsync(node, description.Cores > 0 ? state : NodeState.Alive, updated, new NewEvent(Now, $"agent/{node.Name}", known ? "node.changed" : "node.registered", $"node/{node.Name}", reason, "{}"), resourcesChanged: true, cancellationToken);
             WantSchedule();
         }
         else if (agentStart != null && agentStart != sync.AgentStart)

@@ -69,10 +69,23 @@ public sealed partial class ControlPlane
                 power = description.Power ?? NodePowerState.Off;
             }
 
-            if (description.Power != power)
+            // A node never registered whose entry declares its resources is planned on before its first boot.
+            var declared = (description.Cores == 0 || description.Declared) && config.Nodes.TryGetValue(name, out var settings) ? PowerConfig.DeclaredResources(settings) : null;
+            if (declared is (var declaredCores, var declaredMemory) && description.Declared && (description.Cores, description.MemoryMb) == (declaredCores, declaredMemory))
+            {
+                declared = null; // as stored
+            }
+
+            if (description.Power != power || declared != null)
             {
                 var reason = description.Power == null ? $"power-managed by its {driver.Kind} BMC: {power}" : $"the BMC reports {power} at start";
-                await SaveNodeAsync(node, state, description with { Power = power, PowerSince = Now }, new NewEvent(Now, "server", "node.power", $"node/{name}", reason, "{}"), resourcesChanged: false, cancellationToken);
+                if (declared is (var cores, var memory))
+                {
+                    reason += $"; declared {cores} cores, {memory} MiB until its agent registers";
+                    description = description with { Cores = cores, MemoryMb = memory, Declared = true };
+                }
+
+                await SaveNodeAsync(node, state, description with { Power = power, PowerSince = Now }, new NewEvent(Now, "server", "node.power", $"node/{name}", reason, "{}"), resourcesChanged: declared != null, cancellationToken);
             }
         }
 

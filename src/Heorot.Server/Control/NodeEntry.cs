@@ -15,6 +15,9 @@ public sealed record NodeDescription
 
     public IReadOnlyDictionary<string, string> Properties { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The resources are the power file's declaration (<c>cores:</c>, <c>memory:</c>): the agent has not registered yet.</summary>
+    public bool Declared { get; init; }
+
     /// <summary>Operator-set properties, which win over the agent's.</summary>
     public IReadOnlyDictionary<string, string> OperatorProperties { get; init; } = new Dictionary<string, string>();
 

@@ -270,9 +270,41 @@ public sealed record PowerConfig
                     }
                 }
 
+                try
+                {
+                    DeclaredResources(settings);
+                }
+                catch (PowerException e)
+                {
+                    errors.Add(e.Message);
+                }
+
                 nodes[name] = settings;
             }
         }
+    }
+
+    /// <summary>
+    /// The resources a node's entry declares (<c>cores:</c>, and <c>memory:</c> in MiB or with a unit), as Slurm's
+    /// node lines do for power saving: the plan counts on a declared node that has never registered, so a job can
+    /// wake it. Null when the entry declares none; its agent's registration wins once it has booted.
+    /// </summary>
+    /// <exception cref="PowerException">InvalidConfig: a bad value, or memory without cores.</exception>
+    public static (int Cores, long MemoryMb)? DeclaredResources(PowerSettings settings)
+    {
+        var cores = settings.Int("cores", 1, 100_000);
+        long memory = 0;
+        if (settings.String("memory") is { } text && !MemorySize.TryParseMb(text, out memory))
+        {
+            throw settings.Invalid("memory", "expected a size such as 4096 (MiB) or 16G");
+        }
+
+        return cores switch
+        {
+            { } c => (c, memory),
+            null when settings.Has("memory") => throw settings.Invalid("memory", "declare the node's cores as well"),
+            _ => null,
+        };
     }
 
     /// <summary><c>{node}</c> is the node's name, so one entry can serve a node set.</summary>

@@ -66,7 +66,8 @@ public sealed class TestCluster : IAsyncDisposable
             cluster.StartAgent($"n{i}");
         }
 
-        await TestCluster.WaitAsync(async () => (await cluster.Client(Operator).GetFromJsonAsync<List<NodeView>>("v1/nodes", WireJson.Options))!.Count(n => n.State == "Alive") == agentCount, TimeSpan.FromSeconds(60), "agents to register");
+        // The agents started here (power-managed nodes that are off count as Alive too, but are not waited for).
+        await TestCluster.WaitAsync(async () => (await cluster.Client(Operator).GetFromJsonAsync<List<NodeView>>("v1/nodes", WireJson.Options))!.Count(n => n.State == "Alive" && cluster.agentSpecs.ContainsKey(n.Name)) == agentCount, TimeSpan.FromSeconds(60), "agents to register");
         return cluster;
     }
 

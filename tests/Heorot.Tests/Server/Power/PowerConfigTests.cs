@@ -110,4 +110,48 @@ public class PowerConfigTests
         Assert.Contains("power.yaml:2:42: nodes.i1.passwrod: unknown setting for driver 'ipmi'", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("secret", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Parse_DeclaredResources_ReadForEachNodeOfTheSet()
+    {
+        var config = PowerConfig.Parse("nodes:\n  \"e[1-2]\": { driver: ipmi, host: h, cores: 2, memory: 1G }\n  b1: { driver: ipmi, host: h }\n", "power.yaml");
+
+        Assert.Equal((2, 1024L), PowerConfig.DeclaredResources(config.Nodes["e2"]));
+        Assert.Null(PowerConfig.DeclaredResources(config.Nodes["b1"]));
+    }
+
+    [Theory]
+    [InlineData("cores: many", "power.yaml:2:30: nodes.e1.cores: expected a whole number")]
+    [InlineData("cores: 0", "power.yaml:2:30: nodes.e1.cores: expected a whole number")]
+    [InlineData("cores: 2, memory: lots", "power.yaml:2:41: nodes.e1.memory: expected a size")]
+    [InlineData("memory: 4G", "power.yaml:2:31: nodes.e1.memory: declare the node's cores as well")]
+    public void Parse_BadDeclaredResources_SaysWhatAndWhere(string declared, string expected)
+    {
+        var e = Assert.Throws<PowerConfigException>(() => PowerConfig.Parse($"nodes:\n  e1: {{ driver: ipmi, {declared} }}\n", "power.yaml"));
+
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_EmulatedNodesPowerFileEntry_ReadsBackAsWritten()
+    {
+        // The line heorot up --emulate writes for a node: every value double-quoted, quotes and backslashes escaped.
+        var entry = Heorot.Drivers.Power.Emulation.EmulatedNode.PowerFileEntry("e1", new Dictionary<string, string>
+        {
+            ["driver"] = "ipmi",
+            ["host"] = "127.0.0.1",
+            ["port"] = "40001",
+            ["username"] = "admin",
+            ["password"] = "p\\W\"9: {x}",
+            ["console"] = "unix:/var/lib/heorot/emulated/e1/serial.sock",
+            ["cores"] = "2",
+            ["memory"] = "512",
+        });
+        var config = PowerConfig.Parse($"nodes:\n  {entry}\n", "power.yaml");
+
+        Assert.Single(config.CreateDrivers());
+        Assert.Equal("p\\W\"9: {x}", config.Nodes["e1"].String("password"));
+        Assert.Equal("unix:/var/lib/heorot/emulated/e1/serial.sock", config.Nodes["e1"].String("console"));
+        Assert.Equal((2, 512L), PowerConfig.DeclaredResources(config.Nodes["e1"]));
+    }
 }
