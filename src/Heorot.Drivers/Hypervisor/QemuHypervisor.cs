@@ -442,7 +442,8 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
     private static string Drive(VmDisk disk) =>
         $"file={Escape(Path.GetFullPath(disk.Path))},if=virtio,format={disk.Format}" + (disk.ReadOnly ? ",readonly=on" : string.Empty);
 
-    private static void CheckSpec(VmSpec spec)
+    /// <summary>Offline checks of a spec (files, names, sizes, socket path lengths); the first problem as <see cref="HypervisorErrorCode.InvalidSpec"/>.</summary>
+    internal static void CheckSpec(VmSpec spec)
     {
         if (!NamePattern().IsMatch(spec.Name))
         {

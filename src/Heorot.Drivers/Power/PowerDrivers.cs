@@ -12,6 +12,7 @@ public static class PowerDrivers
         ["ipmi"] = Ipmi,
         ["command"] = Command,
         ["wol"] = WakeOnLan,
+        ["qemu"] = QemuPowerDriver.FromSettings,
     };
 
     public static IReadOnlyCollection<string> Known => Kinds.Keys;

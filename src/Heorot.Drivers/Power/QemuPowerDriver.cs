@@ -53,9 +53,115 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
 
     public string RunDirectory => Path.GetFullPath(options.Spec.RunDirectory);
 
+    public QemuPowerOptions Options => options;
+
+    /// <summary>
+    /// <c>driver: qemu</c> (docs/power.md): the node is a QEMU VM, built as <c>heorot up --emulate</c> builds one
+    /// (<see cref="Emulation.EmulatedNode.QemuArguments"/>): the node's name, a serial console logged to
+    /// <c>RUN/console.log</c> (and served on <c>RUN/serial.sock</c>, or on loopback port <c>serial</c>), no job-VM
+    /// channels. Settings: <c>run</c> (required), <c>kernel</c>, <c>initrd</c>, <c>cmdline</c>, <c>disk</c>,
+    /// <c>diskFormat</c>, <c>cpus</c>, <c>ram</c> (MiB), <c>network</c>, <c>mac</c>, <c>tftp</c>, <c>bootfile</c>,
+    /// <c>shares</c>, <c>serial</c>, <c>qemu</c>. Paths are absolute. <c>memory:</c> and <c>cores:</c> stay what
+    /// they are for every node (the resources declared to the plan), hence <c>ram</c> and <c>cpus</c> for the VM.
+    /// Missing files, a missing QEMU and a bad spec are reported by <see cref="Validate"/>.
+    /// </summary>
+    public static QemuPowerDriver FromSettings(PowerSettings settings)
+    {
+        settings.RejectUnknown(["run", "kernel", "initrd", "cmdline", "disk", "diskFormat", "cpus", "ram", "network", "mac", "tftp", "bootfile", "shares", "serial", "qemu"]);
+        string? AbsolutePath(string key) =>
+            settings.String(key) is not { } path ? null
+            : Path.IsPathFullyQualified(path) ? path
+            : throw settings.Invalid(key, "expected an absolute path");
+
+        var run = settings.Required("run");
+        _ = AbsolutePath("run");
+        var format = settings.String("diskFormat") ?? "qcow2";
+        if (format is not ("qcow2" or "raw"))
+        {
+            throw settings.Invalid("diskFormat", "expected qcow2 or raw");
+        }
+
+        if (settings.Has("diskFormat") && !settings.Has("disk"))
+        {
+            throw settings.Invalid("diskFormat", "there is no 'disk' to describe");
+        }
+
+        var mac = settings.String("mac");
+        var network = settings.String("network") switch
+        {
+            null or "user" => VmNetwork.User() with { MacAddress = mac },
+            "none" => VmNetwork.None(),
+            { Length: > 4 } tap when tap.StartsWith("tap:", StringComparison.Ordinal) => VmNetwork.Tap(tap[4..], mac),
+            { Length: > 10 } group when group.StartsWith("multicast:", StringComparison.Ordinal) => VmNetwork.Multicast(group[10..], mac),
+            _ => throw settings.Invalid("network", "expected user, none, tap:DEVICE or multicast:ADDRESS:PORT"),
+        };
+        if (network.Mode != VmNetworkMode.User && (settings.Has("tftp") || settings.Has("bootfile")))
+        {
+            throw settings.Invalid(settings.Has("tftp") ? "tftp" : "bootfile", "QEMU's TFTP server and boot file are options of user networking (network: user)");
+        }
+
+        if (network.Mode == VmNetworkMode.None && mac != null)
+        {
+            throw settings.Invalid("mac", "a node without a network has no MAC address");
+        }
+
+        network = network with { TftpRoot = AbsolutePath("tftp"), BootFile = settings.String("bootfile") };
+
+        var shares = new List<VmShare>();
+        foreach (var share in settings.List("shares") ?? [])
+        {
+            // TAG=PATH, read-only; TAG=PATH:rw read-write.
+            var equals = share.IndexOf('=', StringComparison.Ordinal);
+            var path = equals > 0 ? share[(equals + 1)..] : string.Empty;
+            var writable = path.EndsWith(":rw", StringComparison.Ordinal);
+            path = writable || path.EndsWith(":ro", StringComparison.Ordinal) ? path[..^3] : path;
+            if (!Path.IsPathFullyQualified(path))
+            {
+                throw settings.Invalid("shares", $"expected TAG=/ABSOLUTE/PATH or TAG=/ABSOLUTE/PATH:rw for each share, not '{share}'");
+            }
+
+            shares.Add(new VmShare(share[..equals], path, ReadOnly: !writable));
+        }
+
+        var spec = new VmSpec
+        {
+            Name = settings.Node,
+            RunDirectory = run,
+            Kernel = AbsolutePath("kernel"),
+            Initrd = AbsolutePath("initrd"),
+            KernelCommandLine = settings.String("cmdline"),
+            BootDisk = AbsolutePath("disk") is { } disk ? new VmDisk(disk, format) : null,
+            Cores = settings.Int("cpus", 1, 64) ?? 1,
+            MemoryMiB = settings.Int("ram", 96, 1_048_576) ?? 512,
+            Network = network,
+            Shares = shares,
+            ConsoleLogPath = Path.Combine(run, QemuHypervisor.ConsoleLogName),
+            AgentChannel = false,
+            ShellConsole = false,
+            NoReboot = false,
+            SerialTcpPort = settings.Int("serial", 1, 65535),
+        };
+        if (spec.Initrd != null && spec.Kernel == null)
+        {
+            throw settings.Invalid("initrd", "an initrd needs a 'kernel'");
+        }
+
+        if (spec.KernelCommandLine != null && spec.Kernel == null)
+        {
+            throw settings.Invalid("cmdline", "a kernel command line needs a 'kernel'");
+        }
+
+        return new QemuPowerDriver(new QemuPowerOptions
+        {
+            Spec = spec,
+            Qemu = new QemuOptions { QemuBinary = settings.String("qemu") ?? new QemuOptions().QemuBinary },
+        });
+    }
+
     public PowerValidation Validate()
     {
         var problems = new List<string>(hypervisor.Validate().Problems);
+        var found = problems.Count;
         var spec = options.Spec;
         if (spec.Kernel == null && spec.BootDisk == null && !spec.NetworkBoot)
         {
@@ -73,6 +179,20 @@ public sealed class QemuPowerDriver : IPowerDriver, IDisposable
         if (options.Retry.Attempts < 1)
         {
             problems.Add("Retry.Attempts must be at least 1");
+        }
+
+        // The checks QEMU's start would make (name, sizes, network, shares, socket path lengths), here rather than at the first power-on.
+        // Only when the checks above found nothing wrong with the spec: they name the same problems (files, boot).
+        try
+        {
+            if (problems.Count == found)
+            {
+                QemuHypervisor.CheckSpec(SpecFor(BootDevice.Default));
+            }
+        }
+        catch (HypervisorException e)
+        {
+            problems.Add(e.Message);
         }
 
         return new PowerValidation(problems);

@@ -302,7 +302,9 @@ public sealed record PowerConfig
         return cores switch
         {
             { } c => (c, memory),
-            null when settings.Has("memory") => throw settings.Invalid("memory", "declare the node's cores as well"),
+            null when settings.Has("memory") => throw settings.Invalid(
+                "memory",
+                "declare the node's cores as well" + (settings.Driver == "qemu" ? " (memory and cores are what the node offers to jobs; the VM's own size is 'ram' and 'cpus')" : string.Empty)),
             _ => null,
         };
     }

@@ -1,3 +1,5 @@
+using Heorot.Drivers.Hypervisor;
+using Heorot.Drivers.Power;
 using Heorot.Server.Power;
 
 namespace Heorot.Tests.Server.Power;
@@ -153,5 +155,111 @@ public class PowerConfigTests
         Assert.Equal("p\\W\"9: {x}", config.Nodes["e1"].String("password"));
         Assert.Equal("unix:/var/lib/heorot/emulated/e1/serial.sock", config.Nodes["e1"].String("console"));
         Assert.Equal((2, 512L), PowerConfig.DeclaredResources(config.Nodes["e1"]));
+    }
+
+    [Fact]
+    public void Create_QemuNodeSet_EachNodeGetsItsVmSpec()
+    {
+        var config = PowerConfig.Parse(
+            """
+            nodes:
+              "q[1-2]":
+                driver: qemu
+                run: /run/heorot/qemu/{node}
+                kernel: /srv/guest/vmlinux
+                initrd: /srv/guest/node-initramfs.cpio.gz
+                cmdline: console=ttyS0 nodename={node}
+                cpus: 2
+                ram: 768
+                network: "tap:tap-{node}"
+                mac: "52:54:00:00:00:02"
+                shares: [hostroot=/, "nodestate=/srv/{node}/state:rw"]
+                serial: 4002
+                qemu: /opt/qemu/bin/qemu-system-x86_64
+                console: "unix:/run/heorot/qemu/{node}/serial.sock"
+                cores: 2
+                memory: 512
+              d1: { driver: qemu, run: /run/heorot/qemu/d1, disk: /srv/d1.img, diskFormat: raw }
+            """,
+            "power.yaml");
+
+        var driver = Assert.IsType<QemuPowerDriver>(PowerDrivers.Create(config.Nodes["q2"]));
+        var spec = driver.Options.Spec;
+
+        Assert.Equal("qemu", driver.Kind);
+        Assert.Equal(("q2", "/run/heorot/qemu/q2", "/run/heorot/qemu/q2/console.log"), (spec.Name, spec.RunDirectory, spec.ConsoleLogPath));
+        Assert.Equal(("/srv/guest/vmlinux", "/srv/guest/node-initramfs.cpio.gz", "console=ttyS0 nodename=q2"), (spec.Kernel, spec.Initrd, spec.KernelCommandLine));
+        Assert.Equal((2, 768, (int?)4002), (spec.Cores, spec.MemoryMiB, spec.SerialTcpPort));
+        Assert.Equal((VmNetworkMode.Tap, "tap-q2", "52:54:00:00:00:02"), (spec.Network.Mode, spec.Network.Target, spec.Network.MacAddress));
+        Assert.Equal([new VmShare("hostroot", "/"), new VmShare("nodestate", "/srv/q2/state", ReadOnly: false)], spec.Shares);
+        Assert.Null(spec.BootDisk);
+
+        // A node VM: its guest's reboot resets it, and it has none of a job VM's channels.
+        Assert.Equal((false, false, false), (spec.NoReboot, spec.AgentChannel, spec.ShellConsole));
+        Assert.Equal("/opt/qemu/bin/qemu-system-x86_64", driver.Options.Qemu.QemuBinary);
+
+        // cores and memory remain what the node offers to the plan, beside the VM's own size.
+        Assert.Equal((2, 512L), PowerConfig.DeclaredResources(config.Nodes["q2"]));
+
+        var disk = Assert.IsType<QemuPowerDriver>(PowerDrivers.Create(config.Nodes["d1"])).Options.Spec;
+        Assert.Equal((new VmDisk("/srv/d1.img", "raw"), (string?)null, 1, 512, VmNetworkMode.User), (disk.BootDisk, disk.Kernel, disk.Cores, disk.MemoryMiB, disk.Network.Mode));
+    }
+
+    [Theory]
+    [InlineData("ramm: 256", "power.yaml:2:58: nodes.q1.ramm: unknown setting for driver 'qemu' (known: ")]
+    [InlineData("ram: lots", "power.yaml:2:57: nodes.q1.ram: expected a whole number from 96 to 1048576, not 'lots'")]
+    [InlineData("ram: 64", "power.yaml:2:57: nodes.q1.ram: expected a whole number from 96 to 1048576, not '64'")]
+    [InlineData("cpus: 0", "power.yaml:2:58: nodes.q1.cpus: expected a whole number from 1 to 64")]
+    [InlineData("initrd: initrd.img", "power.yaml:2:60: nodes.q1.initrd: expected an absolute path")]
+    [InlineData("network: bridge", "power.yaml:2:61: nodes.q1.network: expected user, none, tap:DEVICE or multicast:ADDRESS:PORT")]
+    [InlineData("shares: [root]", "power.yaml:2:60: nodes.q1.shares: expected TAG=/ABSOLUTE/PATH")]
+    [InlineData("network: none, tftp: /srv/tftp", "power.yaml:2:73: nodes.q1.tftp: QEMU's TFTP server and boot file are options of user networking")]
+    [InlineData("memory: 512", "power.yaml:2:60: nodes.q1.memory: declare the node's cores as well (memory and cores are what the node offers to jobs; the VM's own size is 'ram' and 'cpus')")]
+    public void CreateDrivers_BadQemuSetting_NamesTheKeyAndItsPosition(string setting, string expected)
+    {
+        var e = Assert.Throws<PowerConfigException>(() =>
+            PowerConfig.Parse($"nodes:\n  q1: {{ driver: qemu, run: /tmp/hq/q1, kernel: /k, {setting} }}\n", "power.yaml").CreateDrivers());
+
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CreateDrivers_QemuNodeWithoutRun_SaysRunIsRequired()
+    {
+        var config = PowerConfig.Parse("nodes:\n  q1: { driver: qemu, kernel: /k }\n", "power.yaml");
+
+        var e = Assert.Throws<PowerConfigException>(() => config.CreateDrivers());
+
+        Assert.Contains("power.yaml:2:3: nodes.q1: 'run' is required for driver 'qemu'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CreateDrivers_QemuNodesThatCannotStart_EveryProblemReportedAtLoad()
+    {
+        // Found by the driver's offline validation, before any power-on: a missing kernel, and what QEMU's start would refuse.
+        var dir = Directory.CreateTempSubdirectory("hq-").FullName;
+        var kernel = Path.Combine(dir, "vmlinux");
+        File.WriteAllText(kernel, string.Empty);
+        try
+        {
+            var config = PowerConfig.Parse(
+                $$"""
+                nodes:
+                  q1: { driver: qemu, run: {{dir}}/q1, kernel: {{dir}}/missing }
+                  q2: { driver: qemu, run: {{dir}}/q2, kernel: {{kernel}}, mac: "52:54:00" }
+                  q3: { driver: qemu, run: {{dir}}/q3 }
+                """,
+                "power.yaml");
+
+            var e = Assert.Throws<PowerConfigException>(() => config.CreateDrivers());
+
+            Assert.Contains($"power.yaml:2:3: nodes.q1: {dir}/missing does not exist", e.Message, StringComparison.Ordinal);
+            Assert.Contains("power.yaml:3:3: nodes.q2: MAC address '52:54:00' is malformed", e.Message, StringComparison.Ordinal);
+            Assert.Contains("power.yaml:4:3: nodes.q3: the node's VM needs a kernel, a boot disk or a network boot", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
