@@ -4,7 +4,8 @@
 # prints the median and minimum wall time in milliseconds. Cleans up the server and its directory.
 # usage: bench/cli/startup.sh [-n RUNS] [BUILD...]
 #   BUILD: a heorot.dll (run as `dotnet BUILD`) or an executable such as ./heorot; default: ./heorot.
-#   The server is the first build's (./heorot's own build when the first BUILD is an executable).
+#   The server is the first build's (./heorot's own build when the first BUILD is an executable), or
+#   $HEOROT_BENCH_SERVER (a heorot.dll).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 runs=10
@@ -14,11 +15,13 @@ builds=("$@")
 run() { case "$1" in *.dll) dotnet "$@" ;; *) "$@" ;; esac; }
 for b in "${builds[@]}"; do run "$b" --version >/dev/null; done   # builds ./heorot when needed
 case "${builds[0]}" in *.dll) server_dll=${builds[0]} ;; *) server_dll=$root/.build/heorot/heorot.dll ;; esac
+server_dll=${HEOROT_BENCH_SERVER:-$server_dll}
 dir=$(mktemp -d); port=$((20000 + RANDOM % 20000))
 dotnet "$server_dll" server --data "$dir" --listen "http://127.0.0.1:$port" --operator "$(id -un)" >"$dir/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 300); do [ -S "$dir/heorot.sock" ] && curl -sf --unix-socket "$dir/heorot.sock" http://h/v1/health >/dev/null && break; sleep 0.1; done
+[ -S "$dir/heorot.sock" ] || { echo "the server did not start:" >&2; cat "$dir/server.log" >&2; exit 1; }
 export HEOROT_SERVER="unix:$dir/heorot.sock"
 verbs=("--version" "whoami" "sub --as nobody --workdir /tmp -- true" "stat")
 for b in "${builds[@]}"; do for v in "${verbs[@]}"; do run "$b" $v >/dev/null; done; done   # warm the page cache
