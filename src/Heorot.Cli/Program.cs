@@ -15,18 +15,14 @@ internal static class Program
             args = args[..dash];
         }
 
-        var root = new RootCommand("Heorot: an elastic, compute-on-demand cluster on a multi-user batch scheduler.")
+        var root = new RootCommand("Heorot: an elastic, compute-on-demand cluster on a multi-user batch scheduler.");
+        var verbs = Verbs();
+        // Building every verb's options costs a short command like `heorot sub` a good part of its start-up:
+        // when the first word names a verb, only that one is built. Help, completion and a mistyped verb see them all.
+        var named = args.Length > 0 ? Array.FindAll(verbs, v => v.Name == args[0]) : [];
+        foreach (var (_, create) in named.Length > 0 ? named : verbs)
         {
-            SimCommand.Create(),
-            RequestCommand.Create(),
-            DaemonCommands.Server(),
-            DaemonCommands.Agent(),
-            DaemonCommands.VmExec(),
-            UpCommand.Create(),
-        };
-        foreach (var command in UserCommands.Create())
-        {
-            root.Subcommands.Add(command);
+            root.Subcommands.Add(create());
         }
 
         UserCommands.AddGlobalOptions(root);
@@ -40,4 +36,11 @@ internal static class Program
             return Terminal.Fail(e.Message);
         }
     }
+
+    /// <summary>Every verb, in help order, by the name its factory gives it.</summary>
+    internal static (string Name, Func<Command> Create)[] Verbs() =>
+    [
+        ("sim", SimCommand.Create), ("request", RequestCommand.Create), ("server", DaemonCommands.Server), ("agent", DaemonCommands.Agent),
+        ("vm-exec", DaemonCommands.VmExec), ("up", UpCommand.Create), .. UserCommands.Verbs(),
+    ];
 }

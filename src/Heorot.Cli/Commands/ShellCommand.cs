@@ -15,24 +15,21 @@ namespace Heorot.Cli.Commands;
 /// </summary>
 internal static class ShellCommand
 {
-    public static IEnumerable<Command> Create(Option<string?> serverOption)
+    /// <summary>The <c>shell</c> or the <c>ssh</c> verb (the same session, on the node or in a VM).</summary>
+    public static Command Create(Option<string?> serverOption, string name)
     {
-        foreach (var (name, description) in new[]
+        var description = name == "ssh"
+            ? "Log into a VM of one of your running jobs (the first, or --vm K), through its node's agent: no route to the VM needed."
+            : "Open a shell in one of your running jobs: on its first node, or in its first VM (--vm K for another).";
+        var id = new Argument<long>("job") { Description = "The running job." };
+        var vm = new Option<string?>("--vm") { Description = "For a job in VMs: which VM (K or vmK; default: the first)." };
+        var command = new Command(name, description) { id, vm };
+        command.SetAction((parse, ct) => UserCommands.Guard(async () =>
         {
-            ("shell", "Open a shell in one of your running jobs: on its first node, or in its first VM (--vm K for another)."),
-            ("ssh", "Log into a VM of one of your running jobs (the first, or --vm K), through its node's agent: no route to the VM needed."),
-        })
-        {
-            var id = new Argument<long>("job") { Description = "The running job." };
-            var vm = new Option<string?>("--vm") { Description = "For a job in VMs: which VM (K or vmK; default: the first)." };
-            var command = new Command(name, description) { id, vm };
-            command.SetAction((parse, ct) => UserCommands.Guard(async () =>
-            {
-                using var client = new HeorotClient(parse.GetValue(serverOption));
-                return await RunAsync(client, parse.GetValue(id), parse.GetValue(vm), ct);
-            }));
-            yield return command;
-        }
+            using var client = new HeorotClient(parse.GetValue(serverOption));
+            return await RunAsync(client, parse.GetValue(id), parse.GetValue(vm), ct);
+        }));
+        return command;
     }
 
     /// <summary>Runs a session on the console; returns the remote shell's exit code.</summary>

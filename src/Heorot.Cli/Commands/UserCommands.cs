@@ -20,11 +20,14 @@ internal static partial class UserCommands
     /// <summary>The words after <c>--</c> on the command line: the command a <c>sub</c> runs.</summary>
     public static IReadOnlyList<string> TrailingCommand { get; set; } = [];
 
-    public static IEnumerable<Command> Create() =>
+    /// <summary>The verbs by name, each built by its factory only when needed (see <c>Program.Main</c>).</summary>
+    public static IEnumerable<(string Name, Func<Command> Create)> Verbs() =>
     [
-        Sub(), Stat(), JobVerb("del", "Cancel jobs (yours; operators: any).", "cancel"), JobVerb("hold", "Hold waiting jobs.", "hold"),
-        JobVerb("resume", "Release held jobs.", "release"), Signal(), Resv(), Logs(), Nodes(), Node(), Power(), NodeConsole(), Events(), Queues(), Login(), WhoAmI(), Image(),
-        .. ShellCommand.Create(ServerOption),
+        ("sub", Sub), ("stat", Stat), ("del", () => JobVerb("del", "Cancel jobs (yours; operators: any).", "cancel")),
+        ("hold", () => JobVerb("hold", "Hold waiting jobs.", "hold")), ("resume", () => JobVerb("resume", "Release held jobs.", "release")),
+        ("signal", Signal), ("resv", Resv), ("logs", Logs), ("nodes", Nodes), ("node", Node), ("power", Power), ("console", NodeConsole),
+        ("events", Events), ("queues", Queues), ("login", Login), ("whoami", WhoAmI), ("image", Image),
+        ("shell", () => ShellCommand.Create(ServerOption, "shell")), ("ssh", () => ShellCommand.Create(ServerOption, "ssh")),
     ];
 
     public static void AddGlobalOptions(RootCommand root)

@@ -16,7 +16,10 @@ internal static class Terminal
     /// <summary>Progress is drawn on standard error, and only when it is a terminal.</summary>
     public static bool ShowsProgress => Captured.Value == null && !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") == null;
 
-    public static IAnsiConsole Error { get; } = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+    /// <summary>Rich output on standard error (progress bars). Created on first use: most verbs never draw one.</summary>
+    public static IAnsiConsole Error => LazyError.Value;
+
+    private static readonly Lazy<IAnsiConsole> LazyError = new(() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }));
 
     /// <summary>Rich output (tables) on standard output, or plain text into the captured writer.</summary>
     public static IAnsiConsole Rich => Captured.Value is { } c ? CapturedConsole(c.Out) : Wide.Value;
