@@ -2,7 +2,8 @@
 # Build Heorot's tiny test guest: an uncompressed Debian kernel (vmlinux, for PVH boot) and a busybox
 # initramfs whose /init reads a cloud-init NoCloud seed, brings up the network, prints
 # "HEOROT-READY <hostname>" on the serial console and serves the host agent's command channel
-# (virtio-serial port org.heorot.agent). See docs/guest.md.
+# (virtio-serial port org.heorot.agent). Also a small ext4 disk image (rootfs.qcow2) with the same userland,
+# for images that boot from a disk: the initramfs switches to it when the command line says root=. See docs/guest.md.
 #
 # usage: scripts/guest/build.sh [OUTDIR]      OUTDIR defaults to $HEOROT_GUEST_DIR, else ~/.cache/heorot/guest
 # Idempotent: a second run with the same script and kernel package does nothing. Installs the host tools it
@@ -30,6 +31,7 @@ command -v cpio >/dev/null || need+=(cpio)
 command -v mkfs.vfat >/dev/null || need+=(dosfstools)
 command -v mcopy >/dev/null || need+=(mtools)
 command -v depmod >/dev/null || need+=(kmod)
+command -v mke2fs >/dev/null && command -v debugfs >/dev/null || need+=(e2fsprogs)
 [ -x /usr/bin/python3 ] || need+=(python3-minimal)
 if [ ${#need[@]} -gt 0 ]; then
   echo "guest-build: installing ${need[*]}"
@@ -68,7 +70,7 @@ fi
 # --- initramfs -------------------------------------------------------------------------------------------
 STAMP=$(cat "$HERE/build.sh" "$HERE/init" "$HERE/node-init" "$HERE/heorot-agent" "$HERE/heorot-exec" "$HERE/heorot-console" "$HERE/seed.awk" /bin/busybox | sha256sum | cut -c1-16)-$KVER
 if [ -s "$OUT/manifest.json" ] && grep -q "\"stamp\": \"$STAMP\"" "$OUT/manifest.json" \
-   && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/initramfs.cpio.gz" ] && [ -s "$OUT/node-initramfs.cpio.gz" ]; then
+   && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/initramfs.cpio.gz" ] && [ -s "$OUT/node-initramfs.cpio.gz" ] && [ -s "$OUT/rootfs.qcow2" ]; then
   phase "up to date ($STAMP)"
   exit 0
 fi
@@ -84,9 +86,10 @@ mkdir -p "$R"/{bin,sbin,etc/acpi/PWRF,proc,sys,dev,tmp,run,root,home,lib/modules
 chmod 0755 "$R"; chmod 1777 "$R/tmp"
 cp /bin/busybox "$R/bin/busybox"
 
-# Modules in dependency order (virtio_ring before virtio, and so on), resolved from modinfo, into $1/lib/modules.
+# Modules in dependency order (virtio_ring before virtio, and so on), resolved from modinfo, into $1/lib/modules;
+# their names, in that order, into $1/lib/modules/$ORDER (default: order, which /init loads at every boot).
 modules() {
-  local root=$1 m f; shift
+  local root=$1 list=$1/lib/modules/${ORDER:-order} m f; shift
   local order=() seen=" "
   add() {
     local m=$1 d
@@ -97,7 +100,7 @@ modules() {
   }
   for m in "$@"; do add "$m"; done
   mkdir -p "$root/lib/modules"
-  : > "$root/lib/modules/order"
+  : > "$list"
   for m in "${order[@]}"; do
     f=$(modinfo -b "$KROOT" -k "$KVER" -n "$m" 2>/dev/null || true)
     case "$f" in
@@ -107,10 +110,13 @@ modules() {
       *.ko.zst) zstd -dcq "$f" > "$root/lib/modules/$m.ko";;
       *) echo "guest-build: unexpected module file $f" >&2; exit 1;;
     esac
-    echo "$m" >> "$root/lib/modules/order"
+    echo "$m" >> "$list"
   done
 }
 modules "$R" virtio_pci virtio_net virtio_blk virtio_console button evdev vfat nls_cp437 nls_utf8 nls_ascii nls_iso8859-1 isofs
+# Loaded only with root= on the command line. ext4 in 6.1 asks the crypto API for crc32c (request_module, and
+# there is no modprobe set up here), so crc32c_generic goes first.
+ORDER=order-root modules "$R" crc32c_generic ext4
 
 install -m 0755 "$HERE/init" "$R/init"
 install -m 0755 "$HERE/heorot-agent" "$R/bin/heorot-agent"
@@ -133,6 +139,22 @@ mv "$OUT/node-initramfs.cpio.gz.tmp" "$OUT/node-initramfs.cpio.gz"
 rm -rf "$NR"
 phase "node initramfs"
 
+# The disk image: the same tree plus a marker, as an ext4 file system made from the directory (mke2fs -d: no
+# loop device, no mount, no root needed), converted to qcow2. /init on it sees the marker and stays.
+D=$(mktemp -d)
+trap 'rm -rf "$R" "$KROOT" "$D"' EXIT
+cp -a "$R" "$D/root"
+printf 'heorot test guest root file system (scripts/guest/build.sh, %s)\n' "$STAMP" > "$D/root/etc/heorot-rootfs"
+truncate -s 64M "$D/rootfs.img"
+mke2fs -q -F -t ext4 -L heorot-root -E root_owner=0:0 -d "$D/root" "$D/rootfs.img"
+# mke2fs -d copies the builder's uids; everything on the disk belongs to root, whoever built it.
+(cd "$D/root" && find . -mindepth 1 | sed 's|^\.||' | while read -r f; do printf 'sif %s uid 0\nsif %s gid 0\n' "$f" "$f"; done) > "$D/owners"
+debugfs -w -f "$D/owners" "$D/rootfs.img" >/dev/null 2>&1
+e2fsck -fn "$D/rootfs.img" >/dev/null 2>&1
+qemu-img convert -O qcow2 "$D/rootfs.img" "$OUT/rootfs.qcow2.tmp"
+mv "$OUT/rootfs.qcow2.tmp" "$OUT/rootfs.qcow2"
+phase "rootfs.qcow2"
+
 cat > "$OUT/manifest.json.tmp" <<JSON
 {
   "stamp": "$STAMP",
@@ -144,6 +166,10 @@ cat > "$OUT/manifest.json.tmp" <<JSON
   "initrdSha256": "$(sha256sum "$OUT/initramfs.cpio.gz" | cut -d' ' -f1)",
   "modules": "$(tr '\n' ' ' < "$R/lib/modules/order" | sed 's/ $//')",
   "nodeInitrd": "node-initramfs.cpio.gz",
+  "rootfs": "rootfs.qcow2",
+  "rootfsSha256": "$(sha256sum "$OUT/rootfs.qcow2" | cut -d' ' -f1)",
+  "rootfsMarker": "/etc/heorot-rootfs",
+  "rootfsCmdline": "console=ttyS0 quiet panic=-1 no_timer_check root=/dev/vda",
   "nodeReadyLine": "HEOROT-NODE-READY",
   "agentPort": "org.heorot.agent",
   "shellPort": "org.heorot.shell",
