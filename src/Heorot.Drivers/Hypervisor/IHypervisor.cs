@@ -93,7 +93,10 @@ public sealed record VmSpec
 
     public string? KernelCommandLine { get; init; }
 
-    /// <summary>Boot from this disk image (firmware boot) instead of a kernel.</summary>
+    /// <summary>
+    /// The boot disk: without a <see cref="Kernel"/> the firmware boots from it; with one, it is the first virtio
+    /// disk (/dev/vda, before <see cref="Disks"/> and the seed), for a command line such as <c>root=/dev/vda</c>.
+    /// </summary>
     public VmDisk? BootDisk { get; init; }
 
     /// <summary>

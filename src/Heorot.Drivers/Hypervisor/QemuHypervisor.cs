@@ -347,6 +347,12 @@ public sealed partial class QemuHypervisor(QemuOptions? options = null, TimeProv
             }
 
             args.AddRange(["-append", cmdline]);
+
+            // The kernel's root file system (root=/dev/vda): the first virtio disk, before the others and the seed.
+            if (spec.BootDisk != null)
+            {
+                args.AddRange(["-drive", Drive(spec.BootDisk)]);
+            }
         }
         else if (spec.BootDisk != null)
         {

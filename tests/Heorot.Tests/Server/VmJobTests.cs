@@ -15,8 +15,11 @@ public sealed class VmJobTests
 {
     private static readonly TimeSpan Boot = TimeSpan.FromMinutes(3);
 
-    /// <summary>Registers the test guest (vmlinux + initramfs) as a public image, as an operator would.</summary>
-    private static async Task RegisterGuestAsync(TestCluster cluster, string name = "guest", string? cmdline = null)
+    /// <summary>
+    /// Registers the test guest (vmlinux + initramfs) as a public image, as an operator would; with
+    /// <paramref name="disk"/>, also its disk image (qcow2), whose digest it returns.
+    /// </summary>
+    private static async Task<string?> RegisterGuestAsync(TestCluster cluster, string name = "guest", string? cmdline = null, bool disk = false)
     {
         var guest = await GuestImage.EnsureAsync();
         using var client = cluster.Client(TestCluster.Operator);
@@ -35,8 +38,16 @@ public sealed class VmJobTests
 
         var kernel = await Upload(guest.Kernel);
         var initrd = await Upload(guest.Initrd);
-        using var registered = await client.PostAsJsonAsync("v1/images", new ImageRequest { Name = name, Kernel = kernel, Initrd = initrd, Cmdline = cmdline ?? QemuHypervisor.DefaultKernelCommandLine, Public = true }, WireJson.Options);
+        var rootDisk = disk ? await Upload(guest.RootDisk) : null;
+        using var registered = await client.PostAsJsonAsync("v1/images", new ImageRequest { Name = name, Kernel = kernel, Initrd = initrd, Cmdline = cmdline ?? QemuHypervisor.DefaultKernelCommandLine, Disk = rootDisk, Format = disk ? "qcow2" : null, Public = true }, WireJson.Options);
         Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync());
+        return rootDisk;
+    }
+
+    private static async Task<string> Sha256Async(string file)
+    {
+        await using var stream = File.OpenRead(file);
+        return "sha256:" + Convert.ToHexStringLower(await SHA256.HashDataAsync(stream));
     }
 
     private static string AgentSocket(TestCluster cluster, string node, long job, string vm) =>
@@ -88,6 +99,80 @@ public sealed class VmJobTests
             var vms = Path.Combine(cluster.Directory, "agent-" + node, "vms");
             Assert.True(!Directory.Exists(vms) || Directory.GetFileSystemEntries(vms).Length == 0, $"{node} kept {string.Join(", ", Directory.Exists(vms) ? Directory.GetFileSystemEntries(vms) : [])}");
         }
+    }
+
+    [Fact]
+    public async Task VmJob_DiskImage_EachVmBootsFromItsOwnOverlay_BaseUnchanged_OverlaysGoneAfter()
+    {
+        await using var cluster = await TestCluster.StartAsync(agentCount: 1);
+        var guest = await GuestImage.EnsureAsync();
+        var shipped = await Sha256Async(guest.RootDisk);
+        var digest = await RegisterGuestAsync(cluster, "disk", QemuHypervisor.DefaultKernelCommandLine + " root=/dev/vda", disk: true);
+        Assert.Equal(shipped, digest);
+
+        // vm0 (the job's script, as alice) writes to its disk, then waits until vm1 has looked and written to its own.
+        var id = (await cluster.SubmitAsync(TestCluster.Alice, new SubmitRequest
+        {
+            Args = ["-l", "/nodes=1/core=1,walltime=0:10:00"],
+            Image = "disk",
+            VNodes = 2,
+            Script = "#!/bin/sh\n"
+                + "echo \"marker: $(head -c 22 /etc/heorot-rootfs)\"\n"
+                + "awk '$2 == \"/\" { print \"root: \" $1 \" \" $3 }' /proc/mounts\n"
+                + "echo \"written in $(hostname)\" > ~/on-disk && sync\n"
+                + "timeout 120 nc -l -p 7777 > /dev/null\n"
+                + "echo \"after: $(cat ~/on-disk); $(ls /vm1-was-here 2>&1)\"\n",
+        }))[0];
+        var job = await cluster.WaitForStateAsync(id, Boot, "Running", "Terminated", "Error");
+        Assert.True(job.State == "Running", $"{job.State}: {job.Reason}");
+        var jobVms = Path.Combine(cluster.Directory, "agent-n1", "vms", $"{id}.0");
+        var cached = Path.Combine(cluster.Directory, "agent-n1", "images", "sha256", digest![7..]);
+
+        // One qcow2 overlay per VM, each over the cached image.
+        foreach (var vm in new[] { "vm0", "vm1" })
+        {
+            var info = await ProcessRunner.RunAsync("qemu-img", ["info", "-U", "--output=json", Path.Combine(jobVms, vm + ".qcow2")], TestContext.Current.CancellationToken);
+            Assert.True(info.ExitCode == 0, info.Stderr);
+            Assert.Contains($"\"backing-filename\": \"{cached}\"", info.Stdout, StringComparison.Ordinal);
+        }
+
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        limit.CancelAfter(TimeSpan.FromMinutes(2)); // a busy channel must fail the test, not hang it
+        await using (var vm1 = await GuestChannel.ConnectAsync(AgentSocket(cluster, "n1", id, "vm1"), limit.Token))
+        {
+            var look = await vm1.RunAsync(["sh", "-c", "head -c 22 /etc/heorot-rootfs; echo; awk '$2 == \"/\" { print $1 }' /proc/mounts; echo vm1 > /vm1-was-here && sync"], user: "root", timeout: TimeSpan.FromSeconds(20), cancellationToken: limit.Token);
+            Assert.Equal("heorot test guest root\n/dev/vda\n", look.StdoutText);
+
+            // The listener answers once vm0 has written its file.
+            var connected = false;
+            for (var attempt = 0; attempt < 60 && !connected; attempt++)
+            {
+                connected = (await vm1.RunAsync(["sh", "-c", "echo go | timeout 10 nc vm0 7777"], user: "root", timeout: TimeSpan.FromSeconds(20), cancellationToken: limit.Token)).ExitCode == 0;
+                if (!connected)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), limit.Token); // polling another machine: no event to wait on
+                }
+            }
+
+            Assert.True(connected, "vm0's script never listened");
+            var theirs = await vm1.RunAsync(["sh", "-c", "ls /home/alice/on-disk 2>&1"], user: "root", timeout: TimeSpan.FromSeconds(20), cancellationToken: limit.Token);
+            Assert.Contains("No such file", theirs.StdoutText, StringComparison.Ordinal);
+        }
+
+        var done = await cluster.WaitForStateAsync(id, TimeSpan.FromMinutes(2), "Terminated", "Error");
+
+        Assert.True(done.State == "Terminated" && done.ExitCode == 0, $"{done.State} {done.ExitCode}: {done.Reason}");
+        var output = await cluster.LogsAsync(id);
+        Assert.Contains("marker: heorot test guest root\n", output, StringComparison.Ordinal);
+        Assert.Contains("root: /dev/vda ext4\n", output, StringComparison.Ordinal);
+        Assert.Contains("after: written in vm0; ls: /vm1-was-here: No such file or directory\n", output, StringComparison.Ordinal);
+
+        // The epilog removed the overlays and the VMs; the cached base and the shipped image are untouched.
+        await TestCluster.WaitAsync(() => Task.FromResult(!AnyQemuOf(cluster)), TimeSpan.FromSeconds(30), "the VMs to be gone");
+        Assert.False(Directory.Exists(jobVms), $"{jobVms} is left");
+        Assert.Empty(Heorot.Agent.Vms.VmRunner.ProcessesUsing(jobVms));
+        Assert.Equal(digest, await Sha256Async(cached));
+        Assert.Equal(shipped, await Sha256Async(guest.RootDisk));
     }
 
     [Fact]

@@ -8,8 +8,11 @@ internal static class GuestImage
 {
     private static readonly Lazy<Task<Artifacts>> Built = new(BuildAsync);
 
-    /// <summary>The kernel, the job VMs' initramfs, and the emulated physical node's (docs/power.md, "Emulated physical nodes").</summary>
-    public sealed record Artifacts(string Kernel, string Initrd, string NodeInitrd);
+    /// <summary>
+    /// The kernel, the job VMs' initramfs, the emulated physical node's (docs/power.md, "Emulated physical nodes"),
+    /// and the disk image with the same userland (qcow2, ext4; boot it with root=/dev/vda, docs/guest.md).
+    /// </summary>
+    public sealed record Artifacts(string Kernel, string Initrd, string NodeInitrd, string RootDisk);
 
     public static string Directory => Environment.GetEnvironmentVariable("HEOROT_GUEST_DIR") is { Length: > 0 } dir
         ? dir
@@ -28,6 +31,6 @@ internal static class GuestImage
             throw new InvalidOperationException($"scripts/guest/build.sh failed (exit {result.ExitCode}):\n{result.Stdout}\n{result.Stderr}");
         }
 
-        return new Artifacts(Path.Combine(Directory, "vmlinux"), Path.Combine(Directory, "initramfs.cpio.gz"), Path.Combine(Directory, "node-initramfs.cpio.gz"));
+        return new Artifacts(Path.Combine(Directory, "vmlinux"), Path.Combine(Directory, "initramfs.cpio.gz"), Path.Combine(Directory, "node-initramfs.cpio.gz"), Path.Combine(Directory, "rootfs.qcow2"));
     }
 }

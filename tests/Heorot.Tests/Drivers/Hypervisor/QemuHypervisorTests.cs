@@ -68,6 +68,23 @@ public sealed class QemuHypervisorTests
     }
 
     [Fact]
+    public void BuildArguments_KernelWithBootDisk_AttachesTheDiskFirstBeforeOtherDisksAndTheSeed()
+    {
+        var spec = Spec with
+        {
+            BootDisk = new VmDisk("/j/vm0.qcow2"),
+            Disks = [new VmDisk("/j/scratch.raw", "raw")],
+            SeedPath = "/j/seed.img",
+        };
+
+        var args = QemuHypervisor.BuildArguments(spec, "tcg", new QemuOptions()).ToList();
+
+        var drives = args.Select((a, i) => (a, i)).Where(p => p.i > 0 && args[p.i - 1] == "-drive").Select(p => p.a).ToList();
+        Assert.Equal(["file=/j/vm0.qcow2,if=virtio,format=qcow2", "file=/j/scratch.raw,if=virtio,format=raw", "file=/j/seed.img,if=virtio,format=raw,readonly=on"], drives);
+        Assert.Equal("/g/vmlinux", args[args.IndexOf("-kernel") + 1]);
+    }
+
+    [Fact]
     public void BuildArguments_KernelBoot_NicHasNoOptionRom()
     {
         var args = QemuHypervisor.BuildArguments(Spec, "tcg", new QemuOptions()).ToList();
