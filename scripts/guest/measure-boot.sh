@@ -2,7 +2,8 @@
 # Boots the guest N times, one after the other, with the QEMU driver's TCG command line and prints the
 # time from launch to the HEOROT-READY line (monotonic clock), then the median.
 # usage: [SEED=seed.img] [DISK=1] scripts/guest/measure-boot.sh [N] [GUESTDIR]    (needs scripts/guest/build.sh to have run)
-# DISK=1 boots from GUESTDIR/rootfs.qcow2 (root=/dev/vda, the image left unchanged: QEMU's snapshot=on).
+# DISK=1 boots from GUESTDIR/rootfs.qcow2 with initramfs-disk.cpio.gz (root=/dev/vda; the image is left
+# unchanged: QEMU's snapshot=on).
 set -euo pipefail
 N=${1:-5}
 G=${2:-${HEOROT_GUEST_DIR:-$HOME/.cache/heorot/guest}}
@@ -14,7 +15,7 @@ for i in $(seq "$N"); do
   D=$W/vm$i; mkdir -p "$D"
   s=$(now)
   qemu-system-x86_64 -name "vm$i" -accel tcg,tb-size=32 -M pc -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot \
-    -bios /usr/share/qemu/qboot.rom -kernel "$G/vmlinux" -initrd "$G/initramfs.cpio.gz" \
+    -bios /usr/share/qemu/qboot.rom -kernel "$G/vmlinux" -initrd "$G/initramfs${DISK:+-disk}.cpio.gz" \
     -append "console=ttyS0 quiet panic=-1 no_timer_check guestname=vm$i${DISK:+ root=/dev/vda}" \
     ${DISK:+-drive "file=$G/rootfs.qcow2,if=virtio,format=qcow2,snapshot=on"} \
     -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= ${SEED:+-drive "file=$SEED,if=virtio,format=raw,readonly=on"} \

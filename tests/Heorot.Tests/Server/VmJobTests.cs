@@ -17,7 +17,7 @@ public sealed class VmJobTests
 
     /// <summary>
     /// Registers the test guest (vmlinux + initramfs) as a public image, as an operator would; with
-    /// <paramref name="disk"/>, also its disk image (qcow2), whose digest it returns.
+    /// <paramref name="disk"/>, its disk image (qcow2, digest returned) with the initramfs that can mount it.
     /// </summary>
     private static async Task<string?> RegisterGuestAsync(TestCluster cluster, string name = "guest", string? cmdline = null, bool disk = false)
     {
@@ -37,7 +37,7 @@ public sealed class VmJobTests
         }
 
         var kernel = await Upload(guest.Kernel);
-        var initrd = await Upload(guest.Initrd);
+        var initrd = await Upload(disk ? guest.DiskInitrd : guest.Initrd);
         var rootDisk = disk ? await Upload(guest.RootDisk) : null;
         using var registered = await client.PostAsJsonAsync("v1/images", new ImageRequest { Name = name, Kernel = kernel, Initrd = initrd, Cmdline = cmdline ?? QemuHypervisor.DefaultKernelCommandLine, Disk = rootDisk, Format = disk ? "qcow2" : null, Public = true }, WireJson.Options);
         Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync());

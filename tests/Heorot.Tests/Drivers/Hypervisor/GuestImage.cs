@@ -10,9 +10,10 @@ internal static class GuestImage
 
     /// <summary>
     /// The kernel, the job VMs' initramfs, the emulated physical node's (docs/power.md, "Emulated physical nodes"),
-    /// and the disk image with the same userland (qcow2, ext4; boot it with root=/dev/vda, docs/guest.md).
+    /// the disk image with the same userland (qcow2, ext4) and the initramfs that boots it with root=/dev/vda
+    /// (the first one plus ext4; docs/guest.md).
     /// </summary>
-    public sealed record Artifacts(string Kernel, string Initrd, string NodeInitrd, string RootDisk);
+    public sealed record Artifacts(string Kernel, string Initrd, string NodeInitrd, string RootDisk, string DiskInitrd);
 
     public static string Directory => Environment.GetEnvironmentVariable("HEOROT_GUEST_DIR") is { Length: > 0 } dir
         ? dir
@@ -31,6 +32,6 @@ internal static class GuestImage
             throw new InvalidOperationException($"scripts/guest/build.sh failed (exit {result.ExitCode}):\n{result.Stdout}\n{result.Stderr}");
         }
 
-        return new Artifacts(Path.Combine(Directory, "vmlinux"), Path.Combine(Directory, "initramfs.cpio.gz"), Path.Combine(Directory, "node-initramfs.cpio.gz"), Path.Combine(Directory, "rootfs.qcow2"));
+        return new Artifacts(Path.Combine(Directory, "vmlinux"), Path.Combine(Directory, "initramfs.cpio.gz"), Path.Combine(Directory, "node-initramfs.cpio.gz"), Path.Combine(Directory, "rootfs.qcow2"), Path.Combine(Directory, "initramfs-disk.cpio.gz"));
     }
 }
