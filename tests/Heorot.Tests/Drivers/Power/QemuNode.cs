@@ -62,6 +62,9 @@ internal sealed class QemuNode : IAsyncDisposable
             # Daemonizes like QEMU (pid file, the monitor's path in its command line) but never opens the monitor.
             while [ $# -gt 0 ]; do case "$1" in -pidfile) pidfile=$2; shift;; -qmp) qmp=$2; shift;; esac; shift; done
             (exec -a "qemu-stub $qmp" sleep 600) </dev/null >/dev/null 2>&1 &
+            # Like QEMU, the pid file names a process already showing its command line: in the middle of the exec,
+            # /proc/PID/cmdline can read empty and the driver would take the stub for a QEMU that exited at once.
+            for i in $(seq 500); do grep -q '^qemu-stub' /proc/$!/cmdline 2>/dev/null && break; sleep 0.01; done
             echo $! > "$pidfile"
             """);
         File.SetUnixFileMode(stub, (UnixFileMode)0b111_101_101);
