@@ -14,10 +14,12 @@ public sealed class PostgresStore : SqlStore
     private PostgresStore(string connectionString, TimeProvider timeProvider)
         : base(timeProvider)
     {
-        dataSource = NpgsqlDataSource.Create(connectionString);
+        dataSource = NpgsqlDataSource.Create(WithDefaults(connectionString));
     }
 
     protected override string Engine => "Postgres";
+
+    protected override bool InsertsInWith => true;
 
     protected override string JsonCast => "::jsonb";
 
@@ -34,6 +36,23 @@ public sealed class PostgresStore : SqlStore
         }
 
         return await StartOrDisposeAsync(store, cancellationToken);
+    }
+
+    /// <summary>
+    /// The connection string with Heorot's defaults for what the user left unset: the writer sends the same
+    /// few statements all day, so they are prepared once per connection (parse and plan saved on every call).
+    /// </summary>
+    private static string WithDefaults(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        // The builder's own ContainsKey answers whether a keyword is valid; the keys set are those it writes.
+        var given = new DbConnectionStringBuilder { ConnectionString = builder.ConnectionString };
+        if (!given.ContainsKey("Max Auto Prepare"))
+        {
+            builder.MaxAutoPrepare = 32;
+        }
+
+        return builder.ConnectionString;
     }
 
     protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>

@@ -8,9 +8,10 @@ namespace Heorot.Storage;
 /// <c>RETURNING</c> and <c>ON CONFLICT</c>), the migrations runner and the single writer loop.
 /// <para>
 /// Group commit: every write is queued on a channel; one loop takes all the writes waiting, runs them in one
-/// transaction (each under a savepoint, so one refused write does not fail its neighbours), commits, and only
-/// then completes their tasks. N concurrent submitters therefore cost about one commit, not N. Because one
-/// loop writes, ids are handed out in commit order.
+/// transaction, commits, and only then completes their tasks. N concurrent submitters therefore cost about one
+/// commit, not N. Because one loop writes, ids are handed out in commit order. The batch first runs without
+/// savepoints (they cost round trips on PostgreSQL); only when a write is refused is it rolled back whole and
+/// run again with each write under a savepoint, so one refused write does not fail its neighbours.
 /// </para>
 /// </summary>
 public abstract class SqlStore : IHeorotStore
@@ -41,6 +42,12 @@ public abstract class SqlStore : IHeorotStore
 
     /// <summary>What follows a parameter bound to a JSON column (a cast in PostgreSQL).</summary>
     protected abstract string JsonCast { get; }
+
+    /// <summary>
+    /// Whether a <c>WITH</c> clause may hold an <c>INSERT … RETURNING</c> (PostgreSQL; not SQLite), so a row and
+    /// the rows naming it are inserted in one statement.
+    /// </summary>
+    protected virtual bool InsertsInWith => false;
 
     /// <summary>Opens a connection ready for use (pragmas applied).</summary>
     protected abstract Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
@@ -148,11 +155,20 @@ public abstract class SqlStore : IHeorotStore
 
     private async Task<long> InsertJobAsync(DbConnection c, DbTransaction t, NewJob job, CancellationToken ct)
     {
-        await using var command = Command(c, t, $"""
+        var insert = $"""
             INSERT INTO jobs (user_name, project, queue, request, script, state, submit_time, update_time, name, walltime_seconds, working_directory, attributes)
             VALUES (@user, @project, @queue, @request, @script, @state, @submit, @submit, @name, @walltime, @workdir, @attributes{JsonCast})
             RETURNING id
-            """);
+            """;
+        var together = job.Event != null && InsertsInWith;
+        // One round trip for the job and its event where the dialect allows it: the event names the new id.
+        await using var command = Command(c, t, together
+            ? $"""
+                WITH job AS ({insert}),
+                event AS ({EventInsert} SELECT @time, @actor, @kind, 'job/' || id, @reason, @payload{JsonCast} FROM job)
+                SELECT id FROM job
+                """
+            : insert);
         Add(command, "user", job.User);
         Add(command, "project", job.Project);
         Add(command, "queue", job.Queue);
@@ -164,8 +180,13 @@ public abstract class SqlStore : IHeorotStore
         Add(command, "walltime", job.WalltimeSeconds);
         Add(command, "workdir", job.WorkingDirectory);
         Add(command, "attributes", job.AttributesJson);
+        if (together)
+        {
+            AddEvent(command, job.Event!, subject: false);
+        }
+
         var id = Convert.ToInt64(await command.ExecuteScalarAsync(ct));
-        if (job.Event is { } entry)
+        if (job.Event is { } entry && !together)
         {
             await InsertEventAsync(c, t, entry with { Subject = "job/" + id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ct);
         }
@@ -333,19 +354,28 @@ public abstract class SqlStore : IHeorotStore
     public Task<long> AppendEventAsync(NewEvent entry, CancellationToken cancellationToken = default) =>
         WriteAsync((c, t, ct) => InsertEventAsync(c, t, entry, ct), cancellationToken);
 
+    private const string EventInsert = "INSERT INTO events (time, actor, kind, subject, reason, payload)";
+
     private async Task<long> InsertEventAsync(DbConnection c, DbTransaction t, NewEvent entry, CancellationToken ct)
     {
-        await using var command = Command(c, t, $"""
-            INSERT INTO events (time, actor, kind, subject, reason, payload)
-            VALUES (@time, @actor, @kind, @subject, @reason, @payload{JsonCast}) RETURNING id
-            """);
+        await using var command = Command(c, t, $"{EventInsert} VALUES (@time, @actor, @kind, @subject, @reason, @payload{JsonCast}) RETURNING id");
+        AddEvent(command, entry, subject: true);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(ct));
+    }
+
+    /// <summary>The parameters of an event insert, without <c>@subject</c> where the statement derives it.</summary>
+    private static void AddEvent(DbCommand command, NewEvent entry, bool subject)
+    {
         Add(command, "time", entry.Time.ToUnixTimeMilliseconds());
         Add(command, "actor", entry.Actor);
         Add(command, "kind", entry.Kind);
-        Add(command, "subject", entry.Subject);
+        if (subject)
+        {
+            Add(command, "subject", entry.Subject);
+        }
+
         Add(command, "reason", entry.Reason);
         Add(command, "payload", entry.PayloadJson);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(ct));
     }
 
     public Task<long> CountJobsAsync(CancellationToken cancellationToken = default) =>
@@ -695,32 +725,14 @@ public abstract class SqlStore : IHeorotStore
             try
             {
                 writer ??= await OpenConnectionAsync(CancellationToken.None);
-                await using var transaction = await writer.BeginTransactionAsync();
-                var savepoints = batch.Count > 1;
-                foreach (var op in batch)
+                if (!await TryCommitAsync(writer, batch, failures, isolate: false))
                 {
-                    if (savepoints)
-                    {
-                        await transaction.SaveAsync("op");
-                    }
-
-                    try
-                    {
-                        await op.RunAsync(writer, transaction);
-                        if (savepoints)
-                        {
-                            await transaction.ReleaseAsync("op");
-                        }
-                    }
-                    catch (DbException e) when (savepoints && TranslateEngine(e) is { IsTransient: false } refused)
-                    {
-                        // Only this write is refused (a constraint, say); its neighbours still commit.
-                        await transaction.RollbackAsync("op");
-                        failures[op] = refused;
-                    }
+                    // A write was refused and the whole transaction rolled back: nothing of the first run is
+                    // visible. Run the batch again with each write under a savepoint, so only the refused
+                    // writes fail and their neighbours still commit.
+                    await TryCommitAsync(writer, batch, failures, isolate: true);
                 }
 
-                await transaction.CommitAsync();
                 Interlocked.Increment(ref transactions);
                 Interlocked.Add(ref operations, batch.Count - failures.Count);
                 foreach (var op in batch)
@@ -752,6 +764,51 @@ public abstract class SqlStore : IHeorotStore
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="batch"/> in one transaction and commits it. Optimistic (<paramref name="isolate"/>
+    /// false): no savepoints, so each write costs only its own statements; the first refused write (a
+    /// non-transient engine error such as a constraint) rolls back everything and returns false, for the caller
+    /// to run the batch again isolated. Isolated: each write under a savepoint; a refused write is rolled back
+    /// to its savepoint and recorded in <paramref name="failures"/>. A batch of one write needs neither: its
+    /// error fails the transaction and that write alone. Write bodies only touch the database and replace their
+    /// captured result on every run, so a rolled-back run leaves nothing behind.
+    /// </summary>
+    private async Task<bool> TryCommitAsync(DbConnection connection, List<WriteOp> batch, Dictionary<WriteOp, StoreException> failures, bool isolate)
+    {
+        await using var transaction = await connection.BeginTransactionAsync();
+        foreach (var op in batch)
+        {
+            if (isolate)
+            {
+                await transaction.SaveAsync("op");
+            }
+
+            try
+            {
+                await op.RunAsync(connection, transaction);
+                if (isolate)
+                {
+                    await transaction.ReleaseAsync("op");
+                }
+            }
+            catch (DbException e) when (batch.Count > 1 && TranslateEngine(e) is { IsTransient: false } refused)
+            {
+                if (!isolate)
+                {
+                    await transaction.RollbackAsync();
+                    return false;
+                }
+
+                // Only this write is refused (a constraint, say); its neighbours still commit.
+                await transaction.RollbackAsync("op");
+                failures[op] = refused;
+            }
+        }
+
+        await transaction.CommitAsync();
+        return true;
     }
 
     private abstract class WriteOp

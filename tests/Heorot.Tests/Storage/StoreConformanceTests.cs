@@ -276,6 +276,31 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SubmitAsync_RefusedWriteAmidABatch_NeighboursStoredOnceWithTheirEventsAndIds()
+    {
+        // The writer runs a batch without savepoints first and, when a write is refused, runs it again with
+        // them: what the callers see and what is stored must be those of one run only.
+        await Store.AddUserAsync(new UserRecord("alice", T0), TestContext.Current.CancellationToken);
+        static NewJob WithEvent(NewJob job) => job with { Event = new NewEvent(T0, "api", "job.submitted", "", "", "{}") };
+
+        var before = Enumerable.Range(0, 30).Select(i => Store.SubmitAsync(WithEvent(Job(minute: i)), TestContext.Current.CancellationToken)).ToList();
+        var many = Store.SubmitManyAsync([WithEvent(Job(minute: 100)), WithEvent(Job(minute: 101))], TestContext.Current.CancellationToken);
+        var duplicate = Store.AddUserAsync(new UserRecord("alice", T0), TestContext.Current.CancellationToken);
+        var unknownUser = Store.AddTokenAsync(new ApiTokenRecord(ApiTokens.Hash("y"), "nobody", "", T0), TestContext.Current.CancellationToken);
+        var after = Enumerable.Range(0, 30).Select(i => Store.SubmitAsync(WithEvent(Job(minute: 200 + i)), TestContext.Current.CancellationToken)).ToList();
+
+        Assert.Equal(StoreErrorCode.Constraint, (await Assert.ThrowsAsync<StoreException>(() => duplicate)).Code);
+        Assert.Equal(StoreErrorCode.Constraint, (await Assert.ThrowsAsync<StoreException>(() => unknownUser)).Code);
+        var ids = (await Task.WhenAll(before)).Concat(await many).Concat(await Task.WhenAll(after)).ToList();
+        var stored = await Store.ListJobsAsync(new JobFilter { Limit = 1000 }, TestContext.Current.CancellationToken);
+        Assert.Equal(ids.Order(), stored.Select(j => j.Id));
+        var events = await Store.ReadEventsAsync(0, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(ids.Order().Select(id => $"job/{id}"), events.Select(e => e.Subject));
+        var minutes = Enumerable.Range(0, 30).Concat([100, 101]).Concat(Enumerable.Range(200, 30));
+        Assert.Equal(minutes.Select(m => T0.AddMinutes(m)), ids.Select(id => stored.Single(j => j.Id == id).SubmitTime));
+    }
+
+    [Fact]
     public async Task OpenAsync_Reopened_MigrationsAreIdempotentAndDataStays()
     {
         var id = await Store.SubmitAsync(Job(), TestContext.Current.CancellationToken);
