@@ -7,7 +7,11 @@ internal static class ProcessRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static async Task<Result> RunAsync(string fileName, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    /// <summary>
+    /// How every helper program is started: an argument list (never a shell string), the three standard streams
+    /// redirected (the caller closes stdin: no prompt may wait on it), and extra variables in its environment only.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -21,7 +25,17 @@ internal static class ProcessRunner
             info.ArgumentList.Add(argument);
         }
 
-        using var process = new Process { StartInfo = info };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
+        return info;
+    }
+
+    public static async Task<Result> RunAsync(string fileName, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    {
+        using var process = new Process { StartInfo = StartInfo(fileName, arguments) };
         try
         {
             process.Start();

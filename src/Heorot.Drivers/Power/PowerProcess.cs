@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using Heorot.Drivers.Hypervisor;
 
 namespace Heorot.Drivers.Power;
 
@@ -23,27 +24,7 @@ internal static class PowerProcess
         TimeProvider time,
         CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        if (environment != null)
-        {
-            foreach (var (name, value) in environment)
-            {
-                info.Environment[name] = value;
-            }
-        }
-
-        using var process = new Process { StartInfo = info };
+        using var process = new Process { StartInfo = ProcessRunner.StartInfo(fileName, arguments, environment) };
         try
         {
             process.Start();
